@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The service configuration, loaded once from YAML (libyaml) and read-only
+ * afterwards. Section and key names follow the Kaltura KAF admin modules
+ * where KAF has a name for the setting (hosted.lti13ServicePrivateKey,
+ * hosted.ltiUserIdAttribute, platforms[].lti13ClientID, ...).
+ */
+#ifndef LTI_CONFIG_H
+#define LTI_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#define LTI_CONFIG_MAX_LISTEN 8
+
+typedef struct lti_listen_cfg {
+    char *host; /* "127.0.0.1", "::1", "0.0.0.0" */
+    uint16_t port;
+} lti_listen_cfg_t;
+
+typedef enum lti_deploy_policy {
+    LTI_DEPLOY_LIST = 0,      /* only the deploymentIds listed are accepted */
+    LTI_DEPLOY_RECORD,        /* accept any, record it in deploymentsFile */
+} lti_deploy_policy_t;
+
+typedef struct lti_platform_cfg {
+    char *name;          /* label for logs and pages; defaults to the issuer */
+    char *issuer;        /* exact iss string */
+    char *client_id;     /* lti13ClientID, a string (Canvas ids are 14-17 digits) */
+    char *oidc_auth_url; /* lti13PlatformOidcAuthUrl */
+    char *token_url;     /* lti13AuthTokenUrl */
+    char *keys_url;      /* lti13KeysUrl */
+    int self_hosted;     /* selfHosted: true disables the Canvas cloud URL defaults */
+    int allow_http_loopback; /* allowHttpLoopback: keys URL may be http:// on 127.0.0.1/::1/localhost */
+    lti_deploy_policy_t deployment_policy;
+    char **deployment_ids; /* deploymentIds */
+    size_t n_deployment_ids;
+    char *deployments_file; /* recordedDeploymentsFile, for LTI_DEPLOY_RECORD */
+    char **trusted_audiences; /* extra aud values accepted next to client_id */
+    size_t n_trusted_audiences;
+} lti_platform_cfg_t;
+
+typedef struct lti_role_map_entry {
+    char *lis;  /* canonical role URI (short names are expanded at load time) */
+    char *app;  /* app role name */
+} lti_role_map_entry_t;
+
+typedef struct lti_config {
+    char *path; /* the file this was loaded from */
+
+    /* server */
+    lti_listen_cfg_t listen[LTI_CONFIG_MAX_LISTEN];
+    size_t n_listen;
+    char *base_url;        /* baseUrl: scheme://host[:port], no trailing slash */
+    char *launch_url;      /* base_url + "/hosted/index/oauth2-launch" */
+    char *login_url;       /* base_url + "/hosted/index/oidc-login" */
+    int threads;           /* 0 = one per CPU */
+    size_t max_body;       /* maxRequestBody, bytes */
+    size_t max_connections;
+    unsigned request_timeout_ms;
+    char *log_file;        /* NULL = stderr */
+    int log_level;         /* lti_log_level_t */
+
+    /* hosted */
+    char *private_key_file;      /* lti13ServicePrivateKey */
+    char *next_private_key_file; /* lti13ServiceNextPrivateKey, optional */
+    EVP_PKEY *private_key;       /* loaded and checked at config load */
+    char *user_id_attribute;     /* ltiUserIdAttribute: sub, email, lis_person_sourcedid,
+                                    lti11_legacy_user_id, custom_X */
+    char *user_id_claim;         /* lti13UserIdClaim, optional; overrides the attribute */
+    char *user_id_claim_property;/* lti13UserIdClaimProperty, optional dotted path */
+    char *user_id_fallback;      /* userIdFallback: "sub" or "reject" */
+    unsigned clock_skew;         /* seconds */
+    unsigned state_lifetime;     /* seconds */
+    unsigned max_token_age;      /* seconds an iat may lie in the past */
+    unsigned max_token_lifetime; /* seconds allowed between iat and exp */
+    unsigned session_lifetime;   /* seconds */
+    unsigned char session_secret[64];
+    size_t session_secret_len;   /* from sessionSecretFile, or random per process */
+    int session_secret_from_file;
+
+    /* jwks */
+    unsigned jwks_min_ttl, jwks_max_ttl, jwks_default_ttl; /* seconds */
+    unsigned jwks_stale_ttl;       /* seconds stale keys keep serving */
+    unsigned jwks_refetch_interval;/* seconds between kid-miss refetches */
+    unsigned jwks_connect_timeout_ms, jwks_timeout_ms;
+    size_t jwks_max_bytes, jwks_max_keys;
+
+    /* store */
+    char *store_backend;      /* "memory" */
+    size_t store_max_entries;
+
+    /* platforms */
+    lti_platform_cfg_t *platforms;
+    size_t n_platforms;
+
+    /* roles */
+    lti_role_map_entry_t *role_map;
+    size_t n_role_map;
+    char **app_role_order; /* least to most privileged */
+    size_t n_app_role_order;
+    char *default_role;    /* for users whose roles map to nothing */
+} lti_config_t;
+
+/* Loads and checks `path`. On failure returns NULL and writes to `errbuf`
+ * one line of the form "FILE:LINE:COL: key 'K': what is wrong". */
+lti_config_t *lti_config_load(const char *path, char *errbuf, size_t errlen);
+void lti_config_free(lti_config_t *cfg);
+
+/* Finds the registration for (iss, client_id). client_id may be NULL, which
+ * matches only when exactly one registration has that issuer. Returns NULL
+ * and sets *ambiguous to 1 when several match. */
+const lti_platform_cfg_t *lti_config_find_platform(const lti_config_t *cfg, const char *iss,
+                                                   const char *client_id, int *ambiguous);
+
+#endif

@@ -1,0 +1,2 @@
+/* placeholder until the simulator lands */
+int lti_sim_placeholder;
