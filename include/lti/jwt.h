@@ -49,10 +49,21 @@ typedef struct lti_jws {
  * or "JWT", no crit or b64, kid a 1-256 byte printable ASCII string. Other
  * header members (jku, x5u, jwk, x5c) are ignored and never fetched. The
  * payload is decoded and parsed strictly too, but no claim is checked.
+ * Checks run in this order, and the first failure is returned: size, segment
+ * count (an empty signature is token_malformed, so "alg":"none" with no
+ * signature never reaches the header check), base64url, header, payload.
+ * On failure `out` is cleared, and on success the caller releases it with
+ * lti_jws_clear.
  * Returns LTI_R_ok or the reason (token_too_large, token_malformed,
  * header_invalid, alg_not_allowed, typ_invalid, crit_unsupported,
  * kid_missing, kid_invalid, payload_invalid). */
 lti_reason_t lti_jws_parse(const char *token, size_t len, lti_jws_t *out, lti_err_t *err);
+/* Runs every lti_jws_parse check except the payload one: the payload segment
+ * must still be canonical base64url but is not parsed, and out->payload stays
+ * NULL. It exists for signature test vectors whose payload is not JSON. A
+ * launch must use lti_jws_parse. */
+lti_reason_t lti_jws_parse_opaque(const char *token, size_t len, lti_jws_t *out, lti_err_t *err);
+/* Frees what lti_jws_parse filled and zeroes the struct. NULL is allowed. */
 void lti_jws_clear(lti_jws_t *jws);
 
 /* Verifies RSASSA-PKCS1-v1_5 SHA-256 over `data` with an RSA public key.
