@@ -32,7 +32,8 @@ typedef struct lti_platform_cfg {
     char *token_url;     /* lti13AuthTokenUrl */
     char *keys_url;      /* lti13KeysUrl */
     int self_hosted;     /* selfHosted: true disables the Canvas cloud URL defaults */
-    int allow_http_loopback; /* allowHttpLoopback: keys URL may be http:// on 127.0.0.1/::1/localhost */
+    int allow_http_loopback; /* allowHttpLoopback: platform URLs may be http:// on a loopback
+                                host (127.0.0.1, ::1, localhost) */
     lti_deploy_policy_t deployment_policy;
     char **deployment_ids; /* deploymentIds */
     size_t n_deployment_ids;
@@ -66,6 +67,8 @@ typedef struct lti_config {
     char *private_key_file;      /* lti13ServicePrivateKey */
     char *next_private_key_file; /* lti13ServiceNextPrivateKey, optional */
     EVP_PKEY *private_key;       /* loaded and checked at config load */
+    EVP_PKEY *next_private_key;  /* the next key, NULL when not configured; checked like
+                                    private_key */
     char *user_id_attribute;     /* ltiUserIdAttribute: sub, email, lis_person_sourcedid,
                                     lti11_legacy_user_id, custom_X */
     char *user_id_claim;         /* lti13UserIdClaim, optional; overrides the attribute */
@@ -79,6 +82,7 @@ typedef struct lti_config {
     unsigned char session_secret[64];
     size_t session_secret_len;   /* from sessionSecretFile, or random per process */
     int session_secret_from_file;
+    char *session_secret_file;   /* sessionSecretFile, NULL when the secret is random */
 
     /* jwks */
     unsigned jwks_min_ttl, jwks_max_ttl, jwks_default_ttl; /* seconds */
@@ -103,10 +107,21 @@ typedef struct lti_config {
     char *default_role;    /* for users whose roles map to nothing */
 } lti_config_t;
 
-/* Loads and checks `path`. On failure returns NULL and writes to `errbuf`
- * one line of the form "FILE:LINE:COL: key 'K': what is wrong". */
+/* Loads and checks `path`, including the tool keys and the session secret
+ * it names. Relative file paths resolve against the directory of `path`.
+ * On failure returns NULL and writes to `errbuf` one line of the form
+ * "FILE:LINE:COL: key 'K': what is wrong; what to do", with 1-based line and
+ * column. File-level errors carry no key, and errors without a position
+ * (the config file cannot be read) carry no line and column. */
 lti_config_t *lti_config_load(const char *path, char *errbuf, size_t errlen);
+/* Frees the config, wiping the session secret. Accepts NULL. */
 void lti_config_free(lti_config_t *cfg);
+
+/* Logs the effective configuration at INFO (role map entries at DEBUG),
+ * one line per section and per platform. Key material and the session
+ * secret are never written; the log shows the key files, the key size and
+ * where the secret came from. */
+void lti_config_dump(const lti_config_t *cfg);
 
 /* Finds the registration for (iss, client_id). client_id may be NULL, which
  * matches only when exactly one registration has that issuer. Returns NULL
