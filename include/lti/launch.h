@@ -47,6 +47,7 @@ typedef struct lti_launch {
     const char *email;
     const char *dl_return_url;       /* deep linking only */
     const char *user_id;             /* mapped per ltiUserIdAttribute; never NULL when valid */
+    int user_id_from_fallback;       /* 1 when the attribute was unusable and sub was used */
     const char *app_role;            /* mapped per the roles table; never NULL when valid */
     int64_t iat, exp;
 } lti_launch_t;
