@@ -1,2 +1,0 @@
-/* placeholder until the simulator lands */
-int lti_sim_placeholder;
