@@ -1,1 +1,122 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * ltigate: process wiring only. Loads the config, opens the log, creates
+ * the store, the platform key cache and the deployment registry, starts the
+ * HTTP threads and waits for SIGINT or SIGTERM.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <curl/curl.h>
+#include "lti/app.h"
+#include "lti/log.h"
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: ltigate --config FILE [--check]\n"
+            "\n"
+            "  -c, --config FILE  YAML configuration (see conf/ltigate.yaml)\n"
+            "      --check        load and check the configuration, then exit\n"
+            "  -h, --help         show this help\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check", no_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL;
+    int check_only = 0, opt;
+    char errbuf[1024];
+
+    while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'k':
+            check_only = 1;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (config_path == NULL) {
+        fprintf(stderr, "ltigate: missing --config FILE\n");
+        usage(stderr);
+        return 2;
+    }
+
+    lti_config_t *cfg = lti_config_load(config_path, errbuf, sizeof(errbuf));
+    if (cfg == NULL) {
+        fprintf(stderr, "ltigate: %s\n", errbuf);
+        return 1;
+    }
+    if (check_only) {
+        printf("ltigate: %s is valid (%zu platform registrations)\n", config_path,
+               cfg->n_platforms);
+        lti_config_free(cfg);
+        return 0;
+    }
+    if (lti_log_open(cfg->log_file, (lti_log_level_t)cfg->log_level) != 0) {
+        fprintf(stderr, "ltigate: cannot open log file %s\n", cfg->log_file);
+        return 1;
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    signal(SIGPIPE, SIG_IGN);
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    lti_config_dump(cfg);
+    if (!cfg->session_secret_from_file)
+        lti_log(LTI_LOG_WARN, "main",
+                "no sessionSecretFile: sessions use a per-process random secret and end at restart");
+
+    lti_app_t app = {.cfg = cfg};
+    app.store = lti_store_memory_new(cfg->store_max_entries);
+    app.jwks = lti_jwks_cache_new(cfg);
+    app.deployments = lti_deployments_new(cfg, errbuf, sizeof(errbuf));
+    if (app.store == NULL || app.jwks == NULL || app.deployments == NULL) {
+        lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s",
+                app.deployments == NULL ? errbuf : "out of memory");
+        return 1;
+    }
+    lti_jwks_cache_prefetch(app.jwks);
+    lti_server_t *server = lti_server_start(&app, errbuf, sizeof(errbuf));
+    if (server == NULL) {
+        lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s", errbuf);
+        return 1;
+    }
+    lti_log(LTI_LOG_INFO, "main", "ltigate ready");
+
+    while (!got_signal)
+        pause();
+
+    lti_log(LTI_LOG_INFO, "main", "stopping on signal %d", (int)got_signal);
+    lti_server_stop(server);
+    lti_deployments_free(app.deployments);
+    lti_jwks_cache_free(app.jwks);
+    app.store->ops->destroy(app.store);
+    lti_config_free(cfg);
+    curl_global_cleanup();
+    return 0;
+}

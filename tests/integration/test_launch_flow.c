@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * End-to-end launches through a real ltigate process and the simulated
+ * Canvas on loopback: login initiation, authorize, form-posted id_token,
+ * JWKS over HTTP, landing page and launch-context JSON.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "harness.h"
+
+static harness_t shared;
+
+static int start_shared(void **state)
+{
+    return harness_start(&shared, NULL);
+}
+
+static int stop_shared(void **state)
+{
+    harness_stop(&shared);
+    return 0;
+}
+
+static void run(const sim_launch_opts_t *o, sim_launch_result_t *r)
+{
+    memset(r, 0, sizeof(*r));
+    sim_launch(o, r);
+    if (r->outcome == SIM_ERROR)
+        fprintf(stderr, "launch error: %s\n", r->error);
+}
+
+static void course_navigation_student_lands_in_gallery(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "asmith";
+    o.name = "Ann Smith";
+    o.role = "student";
+    o.placement = "course_navigation";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_string_equal(r.page, "/hosted/media-gallery");
+    assert_string_equal(r.user_id, "asmith");
+    assert_string_equal(r.app_role, "student");
+    assert_string_equal(r.placement, "course_navigation");
+    assert_non_null(strstr(r.body, "asmith"));
+    sim_launch_result_clear(&r);
+}
+
+static void global_navigation_instructor_lands_in_my_media(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "jdoe";
+    o.name = "Jane Doe";
+    o.role = "instructor";
+    o.placement = "global_navigation";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_string_equal(r.page, "/hosted/my-media");
+    assert_string_equal(r.user_id, "jdoe");
+    assert_string_equal(r.app_role, "instructor");
+    sim_launch_result_clear(&r);
+}
+
+static void null_placement_lands_on_resource(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "asmith";
+    o.role = "student";
+    o.placement = "null";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_string_equal(r.page, "/hosted/resource");
+    sim_launch_result_clear(&r);
+}
+
+static void replayed_id_token_rejected(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "asmith";
+    o.role = "student";
+    o.placement = "course_navigation";
+    o.replay = 1;
+    run(&o, &r);
+    assert_int_equal(r.first_outcome, SIM_LAUNCHED);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 401);
+    /* The launch cleared the state cookie, so the browser's replay fails
+     * the binding check; state_single_use covers a replay with the cookie. */
+    assert_string_equal(r.reason, "state_cookie_missing");
+    sim_launch_result_clear(&r);
+}
+
+static void wrong_state_rejected(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    o.bad_state = 1;
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "state_unknown");
+    sim_launch_result_clear(&r);
+}
+
+/* Logs in by hand, then posts to the launch twice with the state cookie:
+ * the first post spends the state whatever the token, the second finds
+ * no state. */
+static void state_single_use(void **state)
+{
+    char reason[64], location[2048], body[512], cookie[128];
+    snprintf(body, sizeof(body),
+             "iss=https%%3A%%2F%%2Fcanvas.instructure.com&login_hint=abc&client_id=%s"
+             "&target_link_uri=%s%%2Fhosted%%2Findex%%2Foauth2-launch&lti_message_hint=h",
+             SIM_DEFAULT_CLIENT_ID, shared.tool_base);
+    long status = harness_http_location(&shared, "POST", "/hosted/index/oidc-login",
+                                        "application/x-www-form-urlencoded", body, strlen(body),
+                                        NULL, reason, sizeof(reason), location, sizeof(location));
+    assert_int_equal(status, 302);
+    const char *st = strstr(location, "&state=");
+    assert_non_null(st);
+    char state_value[64];
+    snprintf(state_value, sizeof(state_value), "%.43s", st + 7);
+    assert_non_null(strstr(location, "scope=openid&response_type=id_token&response_mode=form_post"
+                                     "&prompt=none"));
+    assert_non_null(strstr(location, "&lti_message_hint=h&"));
+    assert_non_null(strstr(location, "&nonce="));
+
+    snprintf(cookie, sizeof(cookie), "ltist_%.16s=%s", state_value, state_value);
+    snprintf(body, sizeof(body), "id_token=a.b.c&state=%s", state_value);
+    status = harness_http(&shared, "POST", "/hosted/index/oauth2-launch",
+                          "application/x-www-form-urlencoded", body, strlen(body), cookie, reason,
+                          sizeof(reason));
+    assert_int_equal(status, 401);
+    assert_string_equal(reason, "token_malformed");
+    status = harness_http(&shared, "POST", "/hosted/index/oauth2-launch",
+                          "application/x-www-form-urlencoded", body, strlen(body), cookie, reason,
+                          sizeof(reason));
+    assert_int_equal(status, 401);
+    assert_string_equal(reason, "state_unknown");
+}
+
+static void missing_cookie_rejected(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    o.no_cookies = 1;
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_string_equal(r.reason, "state_cookie_missing");
+    sim_launch_result_clear(&r);
+}
+
+static void expired_token_rejected(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    o.iat_offset = "-400";
+    o.exp_offset = "300"; /* exp = now - 100 s, beyond the 60 s skew */
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "token_expired");
+    sim_launch_result_clear(&r);
+}
+
+static void canvas_error_post_shows_page(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    assert_int_equal(sim_platform_set_next_error(shared.platform, "launch_no_longer_valid"), 0);
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "platform_error");
+    assert_non_null(strstr(r.body, "start the launch again"));
+    sim_launch_result_clear(&r);
+}
+
+static void jwks_down_cached_keys_still_work(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "instructor";
+    o.placement = "course_navigation";
+    sim_platform_set_jwks_mode(shared.platform, SIM_JWKS_DOWN, 0);
+    run(&o, &r);
+    sim_platform_set_jwks_mode(shared.platform, SIM_JWKS_UP, 0);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_string_equal(r.app_role, "instructor");
+    sim_launch_result_clear(&r);
+}
+
+static void log_has_no_token_or_state(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "logcheck";
+    o.email = "logcheck@example.edu";
+    o.role = "student";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_non_null(r.id_token);
+    /* The signature segment is unique to this token. */
+    const char *sig = strrchr(r.id_token, '.');
+    assert_non_null(sig);
+    assert_false(harness_log_contains(&shared, sig + 1));
+    assert_false(harness_log_contains(&shared, "logcheck@example.edu"));
+    assert_true(harness_log_contains(&shared, "outcome=launched"));
+    sim_launch_result_clear(&r);
+}
+
+/* Rotation tests get their own service, so the kid-miss refetch budget
+ * (one per refetchInterval) is not spent by other tests. */
+static void unknown_kid_after_rotation_refetched(void **state)
+{
+    harness_t h;
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    sim_platform_stats_t before, after;
+    char kid[64];
+
+    assert_int_equal(harness_start(&h, NULL), 0);
+    harness_launch_opts(&h, &o);
+    o.role = "student";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    sim_launch_result_clear(&r);
+
+    /* A key the service has never seen now signs. */
+    assert_int_equal(sim_platform_rotate(h.platform, 0, kid, sizeof(kid)), 0);
+    sim_platform_get_stats(h.platform, &before);
+    run(&o, &r);
+    sim_platform_get_stats(h.platform, &after);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_int_equal(after.jwks_hits - before.jwks_hits, 1);
+    sim_launch_result_clear(&r);
+
+    /* A kid that never appears: rejected, and the refetch budget is spent,
+     * so no second fetch happens within refetchInterval. */
+    o.kid = "2001-01-01T00:00:00Z";
+    run(&o, &r);
+    sim_platform_get_stats(h.platform, &before);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_string_equal(r.reason, "kid_unknown");
+    sim_launch_result_clear(&r);
+    run(&o, &r);
+    sim_platform_get_stats(h.platform, &after);
+    assert_string_equal(r.reason, "kid_unknown");
+    assert_int_equal(after.jwks_hits, before.jwks_hits);
+    sim_launch_result_clear(&r);
+    harness_stop(&h);
+}
+
+static void method_and_media_type_rejected(void **state)
+{
+    char reason[64];
+    long status = harness_http(&shared, "GET", "/hosted/index/oauth2-launch?id_token=x", NULL,
+                               NULL, 0, NULL, reason, sizeof(reason));
+    assert_int_equal(status, 405);
+    assert_string_equal(reason, "method_not_allowed");
+    status = harness_http(&shared, "POST", "/hosted/index/oauth2-launch", "application/json",
+                          "{}", 2, NULL, reason, sizeof(reason));
+    assert_int_equal(status, 415);
+    assert_string_equal(reason, "unsupported_media_type");
+}
+
+static void login_unknown_registration_rejected(void **state)
+{
+    char reason[64];
+    static const char body[] = "iss=https%3A%2F%2Fevil.example&login_hint=x&target_link_uri=x";
+    long status = harness_http(&shared, "POST", "/hosted/index/oidc-login",
+                               "application/x-www-form-urlencoded", body, sizeof(body) - 1, NULL,
+                               reason, sizeof(reason));
+    assert_int_equal(status, 400);
+    assert_string_equal(reason, "registration_unknown");
+}
+
+static void session_required_for_pages(void **state)
+{
+    char reason[64];
+    long status = harness_http(&shared, "GET", "/hosted/my-media", NULL, NULL, 0, NULL, reason,
+                               sizeof(reason));
+    assert_int_equal(status, 401);
+    assert_string_equal(reason, "session_missing");
+    status = harness_http(&shared, "GET", "/hosted/index/launch-context", NULL, NULL, 0,
+                          "ltigate_session=eyJ1c2VyX2lkIjoiYWRtaW4ifQ.AAAA", reason,
+                          sizeof(reason));
+    assert_int_equal(status, 401);
+    assert_string_equal(reason, "session_invalid");
+}
+
+int main(void)
+{
+    const struct CMUnitTest shared_tests[] = {
+        cmocka_unit_test(course_navigation_student_lands_in_gallery),
+        cmocka_unit_test(global_navigation_instructor_lands_in_my_media),
+        cmocka_unit_test(null_placement_lands_on_resource),
+        cmocka_unit_test(replayed_id_token_rejected),
+        cmocka_unit_test(wrong_state_rejected),
+        cmocka_unit_test(state_single_use),
+        cmocka_unit_test(missing_cookie_rejected),
+        cmocka_unit_test(expired_token_rejected),
+        cmocka_unit_test(canvas_error_post_shows_page),
+        cmocka_unit_test(jwks_down_cached_keys_still_work),
+        cmocka_unit_test(log_has_no_token_or_state),
+        cmocka_unit_test(method_and_media_type_rejected),
+        cmocka_unit_test(login_unknown_registration_rejected),
+        cmocka_unit_test(session_required_for_pages),
+    };
+    const struct CMUnitTest own_service_tests[] = {
+        cmocka_unit_test(unknown_kid_after_rotation_refetched),
+    };
+    int failed = cmocka_run_group_tests_name("launch_flow", shared_tests, start_shared, stop_shared);
+    failed += cmocka_run_group_tests_name("launch_rotation", own_service_tests, NULL, NULL);
+    return failed;
+}
