@@ -80,7 +80,7 @@ const char *lti_launch_map_user_id(const lti_config_t *cfg, json_t *claims, lti_
 
 /* Expands a role to its canonical URI: short names ("Instructor") become
  * membership roles, LTI 1.1 URNs become their LTI 1.3 URIs. Writes to
- * `out` and returns it. */
+ * `out` and returns it, or returns NULL when the result does not fit. */
 const char *lti_role_canonical(const char *role, char *out, size_t outlen);
 
 /* Maps a roles array to the most privileged app role it earns through the

@@ -275,6 +275,47 @@ static void unknown_kid_after_rotation_refetched(void **state)
     harness_stop(&h);
 }
 
+/* Canvas sends the literal variable when it cannot substitute it; the
+ * configured fallback (sub) must then provide the user ID. */
+static void unsubstituted_login_id_falls_back_to_sub(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.user = "nologin";
+    o.role = "student";
+    o.claims_json = "{\"https://purl.imsglobal.org/spec/lti/claim/custom\":"
+                    "{\"canvas_user_login_id\":\"$Canvas.user.loginId\"}}";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_non_null(r.user_id);
+    assert_string_not_equal(r.user_id, "$Canvas.user.loginId");
+    assert_string_not_equal(r.user_id, "nologin");
+    assert_true(strlen(r.user_id) > 0);
+    sim_launch_result_clear(&r);
+}
+
+static void error_page_names_reason(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    o.claims_json = "{\"https://purl.imsglobal.org/spec/lti/claim/version\":\"1.1\"}";
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "version_unsupported");
+    assert_non_null(strstr(r.body, "version_unsupported"));
+    sim_launch_result_clear(&r);
+
+    char reason[64];
+    long status = harness_http(&shared, "GET", "/nowhere", NULL, NULL, 0, NULL, reason,
+                               sizeof(reason));
+    assert_int_equal(status, 404);
+    assert_string_equal(reason, "not_found");
+}
+
 static void method_and_media_type_rejected(void **state)
 {
     char reason[64];
@@ -327,6 +368,8 @@ int main(void)
         cmocka_unit_test(canvas_error_post_shows_page),
         cmocka_unit_test(jwks_down_cached_keys_still_work),
         cmocka_unit_test(log_has_no_token_or_state),
+        cmocka_unit_test(unsubstituted_login_id_falls_back_to_sub),
+        cmocka_unit_test(error_page_names_reason),
         cmocka_unit_test(method_and_media_type_rejected),
         cmocka_unit_test(login_unknown_registration_rejected),
         cmocka_unit_test(session_required_for_pages),
