@@ -26,7 +26,7 @@
 typedef struct launch launch_t;
 
 /* Heap-allocated while a JWKS fetch is pending, because the request (and
- * its pool) may be gone when the fetch thread answers. */
+ * its pool) may be gone when the fetch thread calls back. */
 typedef struct pending {
     lti_jwks_waiter_t super;
     launch_t *launch; /* NULL once the request was disposed */
@@ -150,10 +150,9 @@ static void verify_and_finish(launch_t *self)
         reject(self, r, err.msg);
         return;
     }
-    /* The state already made this nonce single-use; the nonce record also
-     * stops a token whose nonce reached a second state (defence in depth,
-     * and the only guard once states live in a shared store). It lives as
-     * long as any token carrying it could still pass the iat and exp checks. */
+    /* The state already made this nonce single-use. The nonce record is a
+     * second guard, for a token whose nonce reached another state record.
+     * It lives as long as a token carrying it could pass the iat check. */
     snprintf(self->nonce_key, sizeof(self->nonce_key), "nonce:%s:%s", self->platform->issuer,
              self->record.nonce);
     unsigned ttl = cfg->max_token_age + 2 * cfg->clock_skew;
