@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Runs a directory of launch cases with `ltisim conformance`: starts the
+# simulated platform and ltigate on free loopback ports with the registration
+# of the 1EdTech certification payloads (conf/conformance.yaml), runs the
+# cases, stops both and exits with the runner's status.
+# Usage: scripts/conformance.sh BUILD_DIR CASES_DIR
+set -euo pipefail
+build=$(cd "${1:?usage: scripts/conformance.sh BUILD_DIR CASES_DIR}" && pwd)
+cases=${2:-}
+if [ -z "$cases" ] || [ ! -d "$cases" ]; then
+    echo "conformance: CASES must name a directory of cases, e.g." \
+        "make conformance CASES=../shared/cases/certification" >&2
+    exit 2
+fi
+cases=$(cd "$cases" && pwd)
+top=$(cd "$(dirname "$0")/.." && pwd)
+dir="$top/.conformance"
+rm -rf "$dir"
+mkdir -p "$dir"
+
+# Prints a TCP port on 127.0.0.1 that nothing listens on.
+free_port() {
+    while :; do
+        port=$(( ($(od -An -N2 -tu2 /dev/urandom) % 20000) + 30000 ))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+}
+
+cleanup() {
+    [ -n "${tool_pid:-}" ] && kill "$tool_pid" 2>/dev/null || true
+    [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+tool_port=$(free_port)
+platform_port=$(free_port)
+while [ "$platform_port" = "$tool_port" ]; do platform_port=$(free_port); done
+tool="http://127.0.0.1:$tool_port"
+platform="http://127.0.0.1:$platform_port"
+
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/tool-key.pem" 2>/dev/null
+chmod 600 "$dir/tool-key.pem"
+sed -e "s|@TOOL_PORT@|$tool_port|g" -e "s|@PLATFORM_PORT@|$platform_port|g" -e "s|@DIR@|$dir|g" \
+    "$top/conf/conformance.yaml" > "$dir/ltigate.yaml"
+
+"$build/ltisim" platform --listen "127.0.0.1:$platform_port" \
+    --issuer https://ltiadvantagevalidator.imsglobal.org --client-id imstester_3dfad6d \
+    --deployment-id testdeploy --tool-base "$tool" >"$dir/platform.out" 2>"$dir/platform.log" &
+sim_pid=$!
+"$build/ltigate" --config "$dir/ltigate.yaml" 2>"$dir/ltigate.stderr" &
+tool_pid=$!
+
+ready=0
+for _ in $(seq 1 100); do
+    if curl -fsS "$tool/healthz" >/dev/null 2>&1 &&
+        curl -fsS "$platform/api/lti/security/jwks" >/dev/null 2>&1; then
+        ready=1
+        break
+    fi
+    sleep 0.1
+done
+if [ "$ready" != 1 ]; then
+    echo "conformance: ltigate or the simulator did not start; see $dir/ltigate.stderr" \
+        "and $dir/platform.log" >&2
+    exit 2
+fi
+
+echo "== $cases against ltigate on $tool (log: .conformance/ltigate.log)"
+status=0
+"$build/ltisim" conformance "$cases" --platform "$platform" --tool "$tool" || status=$?
+exit "$status"
