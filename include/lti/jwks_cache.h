@@ -9,7 +9,8 @@
  * maxCacheSeconds] (defaultCacheSeconds without the header); keys keep
  * serving for staleSeconds past that while refreshes fail; an unknown kid
  * causes at most one refetch per refetchInterval per registration, shared by
- * every request waiting for it; failed fetches back off from 30 s to 15 min.
+ * every request waiting for it; failed fetches back off from 30 s to 15 min
+ * while stale keys serve, and from 1 s to 30 s while there are none.
  */
 #ifndef LTI_JWKS_CACHE_H
 #define LTI_JWKS_CACHE_H

@@ -17,8 +17,13 @@
 #include "lti/jwks_cache.h"
 #include "lti/log.h"
 
+/* Failed fetches back off from 30 s to 15 min while stale keys still serve,
+ * and from 1 s to 30 s while there are no keys at all, so that a platform
+ * that was down when ltigate started is picked up within seconds. */
 #define BACKOFF_MIN 30.0
 #define BACKOFF_MAX 900.0
+#define COLD_BACKOFF_MIN 1.0
+#define COLD_BACKOFF_MAX 30.0
 #define MAX_WAITERS 4096 /* per registration; beyond this a miss fails at once */
 
 typedef struct waiter_node {
@@ -245,9 +250,11 @@ static void finish_fetch(lti_jwks_cache_t *self, size_t i, int ok, lti_keyset_t 
         snprintf(n_keys, sizeof(n_keys), "%zu", keys->n_keys);
     } else {
         self->stats.fetch_failures++;
-        e->backoff = e->backoff == 0 ? BACKOFF_MIN : e->backoff * 2;
-        if (e->backoff > BACKOFF_MAX)
-            e->backoff = BACKOFF_MAX;
+        double min = e->has_keys ? BACKOFF_MIN : COLD_BACKOFF_MIN;
+        double max = e->has_keys ? BACKOFF_MAX : COLD_BACKOFF_MAX;
+        e->backoff = e->backoff < min ? min : e->backoff * 2;
+        if (e->backoff > max)
+            e->backoff = max;
         e->retry_at = now + e->backoff;
     }
     e->queued = 0;
@@ -388,12 +395,11 @@ lti_jwks_result_t lti_jwks_cache_lookup(lti_jwks_cache_t *self, size_t index, co
      * every waiting request, and at most once per refetchInterval, so a
      * stream of tokens with random kids cannot turn into a stream of fetches. */
     if (!e->queued) {
-        int never_fetched = !e->has_keys && e->retry_at == 0 && e->last_forced == 0;
-        if (!never_fetched && now - e->last_forced < self->cfg->jwks_refetch_interval) {
+        if (e->has_keys && now - e->last_forced < self->cfg->jwks_refetch_interval) {
             self->stats.rate_limited++;
             goto miss;
         }
-        if (!never_fetched && !e->has_keys && now < e->retry_at) {
+        if (!e->has_keys && now < e->retry_at) {
             self->stats.rate_limited++;
             goto miss;
         }

@@ -110,6 +110,12 @@ static int teardown(void **state)
     fixture_t *f = *state;
     lti_jwks_cache_free(f->cache);
     h2o_multithread_unregister_receiver(f->queue, &f->receiver);
+    /* h2o 2.2.5 (evloop build) closes the queue's socket in
+     * h2o_multithread_destroy_queue but does not free the queue. */
+    h2o_multithread_destroy_queue(f->queue);
+    h2o_evloop_run(f->loop, 0);
+    free(f->queue);
+    h2o_evloop_destroy(f->loop);
     sim_platform_stop(f->platform);
     return 0;
 }
@@ -193,12 +199,42 @@ static void cache_no_refresh_while_fresh(void **state)
     assert_int_equal(stats.fetch_failures, 0);
 }
 
+/* A platform that is down when the service starts is retried within
+ * seconds, not after the 30 s back-off used while stale keys serve. */
+static void cache_cold_start_recovers(void **state)
+{
+    fixture_t *f = *state;
+    lti_err_t err = {0};
+    EVP_PKEY *key = NULL;
+    char kid[64];
+
+    sim_platform_set_jwks_mode(f->platform, SIM_JWKS_DOWN, 0);
+    lti_jwks_cache_prefetch(f->cache);
+    wait_for_fetches(f, 1);
+    EVP_PKEY_free(sim_platform_signing_key(f->platform, kid, sizeof(kid)));
+
+    test_waiter_t w = {.super = {.receiver = &f->receiver, .on_done = on_done}};
+    assert_int_equal(lti_jwks_cache_lookup(f->cache, 0, kid, &w.super, &key, &err),
+                     LTI_JWKS_FAILED);
+    assert_int_equal(err.reason, LTI_R_jwks_unavailable);
+
+    sim_platform_set_jwks_mode(f->platform, SIM_JWKS_UP, 0);
+    struct timespec ts = {1, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    assert_int_equal(lti_jwks_cache_lookup(f->cache, 0, kid, &w.super, &key, &err),
+                     LTI_JWKS_PENDING);
+    wait_for_waiter(f, &w);
+    assert_int_equal(lti_jwks_cache_lookup(f->cache, 0, kid, NULL, &key, &err), LTI_JWKS_FOUND);
+    EVP_PKEY_free(key);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(cache_fetch_refetch_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_no_refresh_while_fresh, setup, teardown),
+        cmocka_unit_test_setup_teardown(cache_cold_start_recovers, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("jwks_cache", tests, NULL, NULL);
     curl_global_cleanup();
