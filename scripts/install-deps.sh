@@ -4,7 +4,8 @@
 # is missing.
 set -eu
 PKGS="build-essential cmake pkg-config libh2o-evloop-dev libssl-dev libcurl4-openssl-dev
-libjansson-dev libjwt-dev libyaml-dev libcmocka-dev openssl curl"
+libjansson-dev libjwt-dev libyaml-dev libcmocka-dev libhiredis-dev openssl curl
+redis-server haproxy python3 gnuplot-nox chromium nodejs"
 missing=""
 for p in $PKGS; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

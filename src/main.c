@@ -13,6 +13,8 @@
 #include <curl/curl.h>
 #include "lti/app.h"
 #include "lti/log.h"
+#include "lti/services.h"
+#include "lti/tool.h"
 
 static volatile sig_atomic_t got_signal;
 
@@ -25,6 +27,8 @@ static void usage(FILE *fp)
 {
     fprintf(fp,
             "usage: ltigate --config FILE [--check]\n"
+            "       ltigate keygen [--bits 2048|3072|4096] --out FILE\n"
+            "       ltigate canvas-json --config FILE [--redirect-uris] [--inline-jwk]\n"
             "\n"
             "  -c, --config FILE  YAML configuration (see conf/ltigate.yaml)\n"
             "      --check        load and check the configuration, then exit\n"
@@ -43,6 +47,10 @@ int main(int argc, char **argv)
     int check_only = 0, opt;
     char errbuf[1024];
 
+    if (argc > 1 && strcmp(argv[1], "keygen") == 0)
+        return lti_keygen_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "canvas-json") == 0)
+        return lti_canvas_json_main(argc - 1, argv + 1);
     while ((opt = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
         switch (opt) {
         case 'c':
@@ -71,6 +79,15 @@ int main(int argc, char **argv)
         return 1;
     }
     if (check_only) {
+        /* The media catalog and the published documents are built at start
+         * too, so a broken catalog file fails the check. */
+        lti_tool_t *checked = lti_tool_new(cfg, errbuf, sizeof(errbuf));
+        if (checked == NULL) {
+            fprintf(stderr, "ltigate: %s\n", errbuf);
+            lti_config_free(cfg);
+            return 1;
+        }
+        lti_tool_free(checked);
         printf("ltigate: %s is valid (%zu platform registrations)\n", config_path,
                cfg->n_platforms);
         lti_config_free(cfg);
@@ -92,12 +109,31 @@ int main(int argc, char **argv)
                 "no sessionSecretFile: sessions use a per-process random secret and end at restart");
 
     lti_app_t app = {.cfg = cfg};
-    app.store = lti_store_memory_new(cfg->store_max_entries);
+    if (strcmp(cfg->store_backend, "redis") == 0) {
+        app.store = lti_store_redis_new(cfg, errbuf, sizeof(errbuf));
+        if (app.store == NULL) {
+            lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s", errbuf);
+            return 1;
+        }
+    } else {
+        app.store = lti_store_memory_new(cfg->store_max_entries);
+    }
     app.jwks = lti_jwks_cache_new(cfg);
     app.deployments = lti_deployments_new(cfg, errbuf, sizeof(errbuf));
     if (app.store == NULL || app.jwks == NULL || app.deployments == NULL) {
         lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s",
                 app.deployments == NULL ? errbuf : "out of memory");
+        return 1;
+    }
+    lti_tool_t *tool = lti_tool_new(cfg, errbuf, sizeof(errbuf));
+    if (tool == NULL) {
+        lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s", errbuf);
+        return 1;
+    }
+    app.tool = tool;
+    app.services = lti_services_new(cfg, errbuf, sizeof(errbuf));
+    if (app.services == NULL) {
+        lti_log(LTI_LOG_ERROR, "main", "start-up failed: %s", errbuf);
         return 1;
     }
     lti_jwks_cache_prefetch(app.jwks);
@@ -113,7 +149,9 @@ int main(int argc, char **argv)
 
     lti_log(LTI_LOG_INFO, "main", "stopping on signal %d", (int)got_signal);
     lti_server_stop(server);
+    lti_services_free(app.services);
     lti_deployments_free(app.deployments);
+    lti_tool_free(tool);
     lti_jwks_cache_free(app.jwks);
     app.store->ops->destroy(app.store);
     lti_config_free(cfg);

@@ -10,6 +10,7 @@
 #include "lti/deployments.h"
 #include "lti/jwks_cache.h"
 #include "lti/store.h"
+#include "lti/tool.h"
 
 typedef struct lti_server lti_server_t;
 
@@ -18,6 +19,8 @@ typedef struct lti_app {
     lti_store_t *store;
     lti_jwks_cache_t *jwks;
     lti_deployments_t *deployments;
+    struct lti_services *services; /* platform service calls (lti/services.h) */
+    const lti_tool_t *tool; /* published keys, developer-key JSON, media catalog */
 } lti_app_t;
 
 /* Binds every listen address (failing if one cannot be bound) and starts

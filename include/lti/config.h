@@ -40,6 +40,8 @@ typedef struct lti_platform_cfg {
     char *deployments_file; /* recordedDeploymentsFile, for LTI_DEPLOY_RECORD */
     char **trusted_audiences; /* extra aud values accepted next to client_id */
     size_t n_trusted_audiences;
+    char **frame_ancestors; /* frameAncestors: sites that may frame the tool's pages */
+    size_t n_frame_ancestors;
 } lti_platform_cfg_t;
 
 typedef struct lti_role_map_entry {
@@ -56,6 +58,7 @@ typedef struct lti_config {
     char *base_url;        /* baseUrl: scheme://host[:port], no trailing slash */
     char *launch_url;      /* base_url + "/hosted/index/oauth2-launch" */
     char *login_url;       /* base_url + "/hosted/index/oidc-login" */
+    char *frame_ancestors; /* CSP frame-ancestors sources of all registrations */
     int threads;           /* 0 = one per CPU */
     size_t max_body;       /* maxRequestBody, bytes */
     size_t max_connections;
@@ -83,6 +86,11 @@ typedef struct lti_config {
     size_t session_secret_len;   /* from sessionSecretFile, or random per process */
     int session_secret_from_file;
     char *session_secret_file;   /* sessionSecretFile, NULL when the secret is random */
+    char *media_catalog_file;    /* mediaCatalogFile: JSON list of media entries for the
+                                    deep-linking picker; NULL = the picker lists nothing */
+    char *score_api_secret_file; /* scoreApiSecretFile: bearer secret of the app that posts
+                                    scores to /hosted/api/scores; NULL = that API is off */
+    unsigned service_timeout_ms; /* serviceTimeout: total time of one platform service call */
 
     /* jwks */
     unsigned jwks_min_ttl, jwks_max_ttl, jwks_default_ttl; /* seconds */
@@ -92,8 +100,20 @@ typedef struct lti_config {
     size_t jwks_max_bytes, jwks_max_keys;
 
     /* store */
-    char *store_backend;      /* "memory" */
+    char *store_backend;      /* "memory" or "redis" */
     size_t store_max_entries;
+    size_t store_max_states_per_client; /* logins one client address may start per
+                                           stateLifetime; 0 = no limit */
+    char *store_redis_url;    /* redis://HOST[:PORT][/DB] */
+    char *store_key_prefix;   /* prepended to every Redis key */
+    unsigned store_connect_timeout_ms, store_command_timeout_ms;
+    char *store_password_file; /* passwordFile; NULL = no AUTH */
+    unsigned store_database;   /* database; a /DB in redisUrl must agree with it */
+    /* Filled from the keys above by the loader (config_store.c). */
+    char *store_redis_host;    /* host name or address literal, without brackets */
+    unsigned store_redis_port;
+    unsigned store_redis_db;
+    char *store_password;      /* contents of passwordFile, NULL without one */
 
     /* platforms */
     lti_platform_cfg_t *platforms;
@@ -105,6 +125,27 @@ typedef struct lti_config {
     char **app_role_order; /* least to most privileged */
     size_t n_app_role_order;
     char *default_role;    /* for users whose roles map to nothing */
+
+    /* canvas: the developer-key JSON for Canvas (lti/tool.h) */
+    char *canvas_title, *canvas_description;
+    char *canvas_tool_id;        /* extensions[0].tool_id */
+    char *canvas_domain;         /* extensions[0].domain; NULL = the host of baseUrl */
+    char *canvas_privacy_level;  /* anonymous, name_only, email_only or public */
+    char *canvas_text;           /* extensions[0].settings.text */
+    char *canvas_icon_url;       /* optional icon for the tool and the editor button */
+    char **canvas_placements;    /* placement names; none listed = all five */
+    size_t n_canvas_placements;
+    int canvas_sub_account_mode; /* one placement per developer key */
+    unsigned canvas_selection_width, canvas_selection_height; /* picker size in pixels */
+    char *canvas_course_navigation_text, *canvas_global_navigation_text;
+    char *canvas_editor_button_text, *canvas_link_selection_text;
+    char *canvas_assignment_selection_text;
+    /* canvas: the Canvas REST API through the scoped developer key (lti/services.h) */
+    int canvas_use_scoped_key;       /* useScopedKey: the REST module is on */
+    char *canvas_custom_app_id;      /* customAppId: the API developer key's client id */
+    char *canvas_custom_app_key_file;/* customAppKeyFile: file holding that key's secret */
+    int canvas_enable_user_profile_scope; /* enableUserProfileScope */
+    char *canvas_api_url;            /* apiUrl: the Canvas instance, https://school.instructure.com */
 } lti_config_t;
 
 /* Loads and checks `path`, including the tool keys and the session secret

@@ -23,6 +23,10 @@
     X(param_invalid, 400, "A request parameter is malformed (bad percent-encoding or NUL byte).")  \
     X(param_too_long, 400, "A request parameter is longer than this server accepts.")              \
     X(not_found, 404, "There is no page at this address.")                                         \
+    X(header_line_invalid, 400,                                                                    \
+      "A request header line is malformed (folded onto the previous line, or without a name).")   \
+    X(url_too_long, 414, "The request URL is longer than this server accepts.")                    \
+    X(headers_too_large, 431, "The request headers are larger than this server accepts.")          \
     /* login initiation */                                                                         \
     X(registration_unknown, 400,                                                                   \
       "No platform registration matches this issuer and client_id. Check the issuer and "          \
@@ -34,6 +38,8 @@
       "The target_link_uri is not an address of this tool. Check the target link URI on the "      \
       "developer key.")                                                                            \
     X(login_hint_missing, 400, "The login initiation did not include login_hint.")                 \
+    X(login_rate_limited, 429,                                                                     \
+      "Too many launches were started from this address. Try again in a few minutes.")             \
     /* state and browser binding */                                                                \
     X(platform_error, 400,                                                                         \
       "The platform returned an error instead of a launch. Close this page and start the launch "  \
@@ -47,6 +53,12 @@
       "new window.")                                                                               \
     X(store_unavailable, 503, "The state store is unavailable. Try again shortly.")                \
     X(store_full, 503, "Too many launches are in progress. Try again shortly.")                    \
+    X(storage_binding_failed, 401,                                                                 \
+      "The value read back from the platform's storage does not match this launch. Start the "     \
+      "launch again from the course.")                                                             \
+    X(completion_unknown, 401,                                                                     \
+      "This launch completion is unknown, expired or already used. Start the launch again from "   \
+      "the course.")                                                                               \
     /* token structure and header */                                                               \
     X(token_too_large, 413, "The id_token is larger than this server accepts.")                    \
     X(token_malformed, 401,                                                                        \
@@ -100,11 +112,54 @@
     X(user_id_missing, 400,                                                                        \
       "The configured user ID attribute is missing, empty or unsubstituted in this launch. Check " \
       "ltiUserIdAttribute and the developer key's custom fields.")                                 \
+    X(dl_settings_invalid, 400,                                                                    \
+      "The deep linking settings are malformed: accept_types, "                                    \
+      "accept_presentation_document_targets or an optional field has the wrong type or size.")     \
     /* session after launch */                                                                     \
     X(session_missing, 401, "There is no ltigate session. Launch the tool from the course.")       \
     X(session_invalid, 401, "The ltigate session cookie is invalid. Launch the tool again.")       \
     X(session_expired, 401, "The ltigate session has expired. Launch the tool again.")             \
     X(csrf_invalid, 403, "The form's CSRF token is missing or wrong. Reload the page.")            \
+    X(dl_request_unknown, 401,                                                                     \
+      "This media selection is unknown or has expired. Open the media picker again from Canvas.")  \
+    X(content_item_invalid, 400,                                                                   \
+      "A content item is malformed, names an unknown media entry, or breaks the deep linking "     \
+      "settings (count or presentation target).")                                                  \
+    X(dl_type_not_accepted, 400,                                                                   \
+      "The platform does not accept the content item type this tool returns for this placement.") \
+    /* platform services */                                                                        \
+    X(service_not_offered, 400,                                                                    \
+      "This launch does not offer the platform service needed here (no line item, line items "     \
+      "container or roster URL). Launch the tool from an assignment or the course.")               \
+    X(service_url_invalid, 400,                                                                    \
+      "A platform service URL is not an https URL of the platform. Check the launch's "            \
+      "service claims and allowHttpLoopback.")                                                     \
+    X(service_token_failed, 502,                                                                   \
+      "The platform refused the service access token. Check lti13AuthTokenUrl, the tool's "        \
+      "public key on the developer key and the LTI Advantage scopes it enables.")                  \
+    X(service_forbidden, 403,                                                                      \
+      "The platform refused the service call with this tool's token. Check the scopes "            \
+      "enabled on the developer key.")                                                             \
+    X(service_rejected, 400,                                                                       \
+      "The platform rejected the service request (for example an unknown line item or a "          \
+      "score it does not accept).")                                                                \
+    X(service_unavailable, 503,                                                                    \
+      "The platform service could not be reached or failed. Try again shortly.")                   \
+    X(service_response_invalid, 502,                                                               \
+      "The platform service answered with a malformed or oversized response.")                     \
+    X(score_api_unauthorized, 401,                                                                 \
+      "The score API credential is missing or wrong. Check scoreApiSecretFile.")                   \
+    X(quiz_unknown, 404, "This media entry has no quiz with an answer key.")                       \
+    X(canvas_api_disabled, 404,                                                                    \
+      "The Canvas REST API module is off. Set canvas.useScopedKey to use it.")                     \
+    X(canvas_auth_required, 401,                                                                   \
+      "ltigate needs your permission to use Canvas on your behalf. Open the authorization "        \
+      "page and approve the request.")                                                             \
+    X(canvas_oauth_failed, 502,                                                                    \
+      "Canvas refused the authorization code or refresh token. Authorize again; if it keeps "      \
+      "failing check canvas.customAppId and canvas.customAppKeyFile.")                             \
+    X(canvas_scope_disabled, 403,                                                                  \
+      "The user profile call is off. Set canvas.enableUserProfileScope to use it.")                \
     X(internal_error, 500, "ltigate hit an internal error; the log has the details.")
 
 typedef enum lti_reason {

@@ -13,6 +13,8 @@
 #include "lti/reason.h"
 
 typedef struct lti_store lti_store_t;
+struct st_h2o_evloop_t;
+struct lti_config;
 
 /* `reason` is LTI_R_ok on success; for take, value is NULL and reason is
  * LTI_R_state_unknown when the key is absent or expired; for put_nx,
@@ -29,6 +31,16 @@ typedef struct lti_store_ops {
     /* Number of live records, for tests and /readyz. */
     size_t (*count)(lti_store_t *self);
     void (*destroy)(lti_store_t *self);
+    /* Optional, NULL for backends shared by every thread. attach is called
+     * on each event loop thread before it serves requests, and detach on
+     * that thread after its last request. A network backend keeps one
+     * connection per loop thread. detach completes pending operations with
+     * store_unavailable. */
+    void (*attach)(lti_store_t *self, struct st_h2o_evloop_t *loop);
+    void (*detach)(lti_store_t *self);
+    /* Optional: checks that the backend replies, completing with LTI_R_ok
+     * or store_unavailable. A backend without it is always reachable. */
+    void (*ping)(lti_store_t *self, lti_store_cb cb, void *arg);
 } lti_store_ops_t;
 
 struct lti_store {
@@ -39,6 +51,11 @@ struct lti_store {
  * threads, bounded to max_entries live records (put_nx fails with
  * store_full beyond that, after expired entries are purged). */
 lti_store_t *lti_store_memory_new(size_t max_entries);
+
+/* Redis backend (hiredis, one asynchronous connection per event loop
+ * thread). The host name in cfg is resolved here, once. Returns NULL with
+ * `errbuf` filled when the name does not resolve. */
+lti_store_t *lti_store_redis_new(const struct lti_config *cfg, char *errbuf, size_t errlen);
 
 /* Clock used for expiry; tests may replace it. Monotonic seconds. */
 extern double (*lti_store_now)(void);

@@ -22,7 +22,7 @@
 #define CFG_FILE_MAX (1024 * 1024)
 
 static const char *const section_names[] = {"server", "hosted", "jwks", "store", "platforms",
-                                            "roles"};
+                                            "roles", "canvas"};
 #define N_SECTIONS (sizeof(section_names) / sizeof(section_names[0]))
 
 /* Replaces bytes that could break the one-line error (newlines in a quoted
@@ -304,7 +304,7 @@ static int check_sections(cfg_ctx_t *ctx, const yaml_node_t *root)
         if (hint != NULL)
             return cfg_fail(ctx, k, name, "unknown section; did you mean '%s'?", hint);
         return cfg_fail(ctx, k, name, "unknown section; the sections are server, hosted, jwks, "
-                        "store, platforms and roles");
+                        "store, platforms, roles and canvas");
     }
     return 0;
 }
@@ -402,7 +402,16 @@ static int load_root(cfg_ctx_t *ctx, const yaml_node_t *root, lti_config_t *cfg)
         check_jwks(ctx, jwks_node != NULL ? jwks_node : root, jwks, cfg) != 0)
         return -1;
 
-    if (load_section(ctx, root, &cfg_store_section, cfg, store) != 0)
+    const yaml_node_t *store_node = cfg_map_get(ctx, root, "store");
+    if (load_section(ctx, root, &cfg_store_section, cfg, store) != 0 ||
+        cfg_load_store(ctx, store_node != NULL ? store_node : root, store, cfg) != 0)
+        return -1;
+
+    const yaml_node_t *canvas[CFG_MAX_ROWS];
+    const yaml_node_t *canvas_node = cfg_map_get(ctx, root, "canvas");
+    if (load_section(ctx, root, &cfg_canvas_section, cfg, canvas) != 0 ||
+        cfg_check_canvas(ctx, canvas_node != NULL ? canvas_node : root, canvas, cfg) != 0 ||
+        cfg_check_canvas_rest(ctx, canvas_node != NULL ? canvas_node : root, canvas, cfg) != 0)
         return -1;
 
     if (cfg_load_platforms(ctx, cfg_map_get(ctx, root, "platforms"), root, cfg) != 0)
@@ -489,6 +498,8 @@ lti_config_t *lti_config_load(const char *path, char *errbuf, size_t errlen)
     ctx.dir = dir_of(path);
     ctx.doc = &doc;
     load_root(&ctx, yaml_document_get_root_node(&doc), cfg);
+    if (!ctx.failed && cfg_build_frame_ancestors(cfg) != 0)
+        cfg_fail(&ctx, NULL, NULL, "out of memory");
 out:
     if (have_doc)
         yaml_document_delete(&doc);
@@ -509,11 +520,14 @@ void lti_config_free(lti_config_t *cfg)
     cfg_free_rows(&cfg_hosted_section, cfg);
     cfg_free_rows(&cfg_jwks_section, cfg);
     cfg_free_rows(&cfg_store_section, cfg);
+    cfg_free_store(cfg);
+    cfg_free_rows(&cfg_canvas_section, cfg);
     cfg_free_platforms(cfg);
     cfg_free_roles(cfg);
     free(cfg->path);
     free(cfg->launch_url);
     free(cfg->login_url);
+    free(cfg->frame_ancestors);
     EVP_PKEY_free(cfg->private_key);
     EVP_PKEY_free(cfg->next_private_key);
     OPENSSL_cleanse(cfg->session_secret, sizeof(cfg->session_secret));

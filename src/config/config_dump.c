@@ -92,6 +92,18 @@ static void dump_jwks_store(const lti_config_t *cfg)
     lti_log_kv(LTI_LOG_INFO, MOD, "jwks", jwks);
     const char *store[] = {"backend", cfg->store_backend, "max_entries", v[9], NULL};
     lti_log_kv(LTI_LOG_INFO, MOD, "store", store);
+    if (cfg->store_backend != NULL && strcmp(cfg->store_backend, "redis") == 0) {
+        char r[4][24];
+        snprintf(r[0], sizeof(r[0]), "%u", cfg->store_redis_port);
+        snprintf(r[1], sizeof(r[1]), "%u", cfg->store_redis_db);
+        snprintf(r[2], sizeof(r[2]), "%u", cfg->store_connect_timeout_ms);
+        snprintf(r[3], sizeof(r[3]), "%u", cfg->store_command_timeout_ms);
+        const char *redis[] = {"host", cfg->store_redis_host, "port", r[0], "database", r[1],
+                               "key_prefix", cfg->store_key_prefix, "connect_timeout_ms", r[2],
+                               "command_timeout_ms", r[3], "password",
+                               cfg->store_password != NULL ? "file" : "none", NULL};
+        lti_log_kv(LTI_LOG_INFO, MOD, "store redis", redis);
+    }
 }
 
 static void dump_platform(const lti_platform_cfg_t *p, size_t index)

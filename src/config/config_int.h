@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <yaml.h>
 #include "lti/config.h"
 
@@ -73,6 +74,7 @@ extern const cfg_section_t cfg_hosted_section;
 extern const cfg_section_t cfg_jwks_section;
 extern const cfg_section_t cfg_store_section;
 extern const cfg_section_t cfg_platform_section;
+extern const cfg_section_t cfg_canvas_section;
 
 /* A URL split into the parts the checks need; pointers point into the input. */
 typedef struct cfg_url {
@@ -128,9 +130,23 @@ int cfg_url_parse(const char *url, cfg_url_t *out, char *msg, size_t msglen);
 /* 1 when the host is 127.0.0.1, ::1 or localhost. */
 int cfg_url_is_loopback(const cfg_url_t *url);
 
+/* Checks the canvas section as a whole (config_canvas.c): exactly one
+ * placement in subAccountMode. */
+int cfg_check_canvas(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_node_t **nodes,
+                     const lti_config_t *cfg);
+/* Checks that useScopedKey comes with customAppId, customAppKeyFile and
+ * apiUrl (config_services.c). */
+int cfg_check_canvas_rest(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_node_t **nodes,
+                          const lti_config_t *cfg);
+
 /* Checks of single values, usable as cfg_check_fn. */
 int cfg_check_base_url(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 int cfg_check_client_id(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
+/* config_frames.c: frameAncestors entries, and the union of all
+ * registrations' entries (or defaults) in cfg->frame_ancestors. */
+int cfg_check_frame_ancestor(const yaml_node_t *node, const char *value, char *msg,
+                             size_t msglen);
+int cfg_build_frame_ancestors(lti_config_t *cfg);
 int cfg_check_deployment_id(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 int cfg_check_issuer(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 int cfg_check_audience(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
@@ -144,8 +160,12 @@ int cfg_check_user_id_fallback(const yaml_node_t *node, const char *value, char 
                                size_t msglen);
 int cfg_check_store_backend(const yaml_node_t *node, const char *value, char *msg,
                             size_t msglen);
+int cfg_check_key_prefix(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 /* Checks an app role name of roles.order: 1-64 letters, digits, '_' or '-'. */
 int cfg_check_app_role(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
+int cfg_check_privacy_level(const yaml_node_t *node, const char *value, char *msg,
+                            size_t msglen);
+int cfg_check_placement(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 
 /* Section loaders with cross-key checks (config_platforms.c, config_roles.c,
  * config_keys.c). */
@@ -159,5 +179,17 @@ void cfg_free_platforms(lti_config_t *cfg);
  * `nodes` are the hosted section's value nodes from cfg_apply_mapping. */
 int cfg_load_secrets(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_node_t **nodes,
                      lti_config_t *cfg);
+/* Reads a file of at most cap - 1 bytes into `buf` (warning when every user
+ * may read it). Returns its length, or -1 after cfg_fail. */
+ssize_t cfg_read_secret_file(cfg_ctx_t *ctx, const yaml_node_t *node, const char *key,
+                             const char *path, unsigned char *buf, size_t cap,
+                             const char *too_big_hint);
+/* Splits store.redisUrl, reconciles it with store.database and reads
+ * store.passwordFile (config_store.c). `nodes` are the store section's value
+ * nodes from cfg_apply_mapping. */
+int cfg_load_store(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_node_t **nodes,
+                   lti_config_t *cfg);
+/* Frees what cfg_load_store filled in. */
+void cfg_free_store(lti_config_t *cfg);
 
 #endif

@@ -193,3 +193,10 @@ int cfg_load_secrets(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_node_t
     }
     return load_session_secret(ctx, hosted_node(nodes, "sessionSecretFile", where), cfg);
 }
+
+ssize_t cfg_read_secret_file(cfg_ctx_t *ctx, const yaml_node_t *node, const char *key,
+                             const char *path, unsigned char *buf, size_t cap,
+                             const char *too_big_hint)
+{
+    return read_small_file(ctx, node, key, path, buf, cap, too_big_hint);
+}

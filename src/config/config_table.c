@@ -68,6 +68,10 @@ static const cfg_row_t hosted_rows[] = {
     {.name = "sessionLifetime", .type = CFG_SECONDS, CF(session_lifetime), .min = 60,
      .max = 604800, .def = "28800", .unit = "seconds"},
     {.name = "sessionSecretFile", .type = CFG_PATH, CF(session_secret_file), .max = 4096},
+    {.name = "mediaCatalogFile", .type = CFG_PATH, CF(media_catalog_file), .max = 4096},
+    {.name = "scoreApiSecretFile", .type = CFG_PATH, CF(score_api_secret_file), .max = 4096},
+    {.name = "serviceTimeout", .type = CFG_MILLIS, CF(service_timeout_ms), .min = 100,
+     .max = 120000, .def = "10000", .unit = "ms"},
 };
 
 static const cfg_row_t jwks_rows[] = {
@@ -96,6 +100,55 @@ static const cfg_row_t store_rows[] = {
      .check = cfg_check_store_backend},
     {.name = "maxEntries", .type = CFG_UINT, CF(store_max_entries), .min = 1, .max = 10000000,
      .def = "100000", .unit = "entries"},
+    {.name = "maxStatesPerClient", .type = CFG_UINT, CF(store_max_states_per_client),
+     .max = 10000000, .def = "0", .unit = "logins"},
+    {.name = "redisUrl", .type = CFG_STRING, CF(store_redis_url), .max = 512,
+     .def = "redis://127.0.0.1:6379"},
+    {.name = "keyPrefix", .type = CFG_STRING, CF(store_key_prefix), .max = 64,
+     .def = "ltigate:", .check = cfg_check_key_prefix},
+    {.name = "connectTimeout", .type = CFG_MILLIS, CF(store_connect_timeout_ms), .min = 10,
+     .max = 60000, .def = "1000", .unit = "ms"},
+    {.name = "commandTimeout", .type = CFG_MILLIS, CF(store_command_timeout_ms), .min = 10,
+     .max = 60000, .def = "200", .unit = "ms"},
+    {.name = "passwordFile", .type = CFG_PATH, CF(store_password_file), .max = 4096},
+    {.name = "database", .type = CFG_UINT, CF(store_database), .max = 65535, .def = "0",
+     .unit = "database number"},
+};
+
+static const cfg_row_t canvas_rows[] = {
+    {.name = "title", .type = CFG_STRING, CF(canvas_title), .max = 255, .def = "Kaltura Media"},
+    {.name = "description", .type = CFG_STRING, CF(canvas_description), .max = 1024,
+     .def = "Kaltura video library, embedding and assignments for Canvas"},
+    {.name = "toolId", .type = CFG_STRING, CF(canvas_tool_id), .max = 255, .def = "ltigate"},
+    {.name = "domain", .type = CFG_STRING, CF(canvas_domain), .max = 255},
+    {.name = "privacyLevel", .type = CFG_STRING, CF(canvas_privacy_level), .max = 16,
+     .def = "public", .check = cfg_check_privacy_level},
+    {.name = "text", .type = CFG_STRING, CF(canvas_text), .max = 255, .def = "Kaltura"},
+    {.name = "iconUrl", .type = CFG_URL, CF(canvas_icon_url), .max = 2048},
+    {.name = "placements", .type = CFG_STRLIST, CF(canvas_placements),
+     .count_offset = offsetof(lti_config_t, n_canvas_placements), .max = 5,
+     .check = cfg_check_placement},
+    {.name = "subAccountMode", .type = CFG_BOOL, CF(canvas_sub_account_mode), .def = "false"},
+    {.name = "selectionWidth", .type = CFG_UINT, CF(canvas_selection_width), .min = 100,
+     .max = 4000, .def = "900", .unit = "pixels"},
+    {.name = "selectionHeight", .type = CFG_UINT, CF(canvas_selection_height), .min = 100,
+     .max = 4000, .def = "600", .unit = "pixels"},
+    {.name = "courseNavigationText", .type = CFG_STRING, CF(canvas_course_navigation_text),
+     .max = 255, .def = "Media Gallery"},
+    {.name = "globalNavigationText", .type = CFG_STRING, CF(canvas_global_navigation_text),
+     .max = 255, .def = "My Media"},
+    {.name = "editorButtonText", .type = CFG_STRING, CF(canvas_editor_button_text), .max = 255,
+     .def = "Embed Kaltura Media"},
+    {.name = "linkSelectionText", .type = CFG_STRING, CF(canvas_link_selection_text),
+     .max = 255, .def = "Kaltura Media"},
+    {.name = "assignmentSelectionText", .type = CFG_STRING,
+     CF(canvas_assignment_selection_text), .max = 255, .def = "Kaltura Video Quiz"},
+    {.name = "useScopedKey", .type = CFG_BOOL, CF(canvas_use_scoped_key), .def = "false"},
+    {.name = "customAppId", .type = CFG_STRING, CF(canvas_custom_app_id), .max = 255},
+    {.name = "customAppKeyFile", .type = CFG_PATH, CF(canvas_custom_app_key_file), .max = 4096},
+    {.name = "enableUserProfileScope", .type = CFG_BOOL, CF(canvas_enable_user_profile_scope),
+     .def = "false"},
+    {.name = "apiUrl", .type = CFG_URL, CF(canvas_api_url), .max = 2048},
 };
 
 static const cfg_row_t platform_rows[] = {
@@ -117,6 +170,9 @@ static const cfg_row_t platform_rows[] = {
     {.name = "trustedAudiences", .type = CFG_STRLIST, PF(trusted_audiences),
      .count_offset = offsetof(lti_platform_cfg_t, n_trusted_audiences), .max = 16,
      .check = cfg_check_audience},
+    {.name = "frameAncestors", .type = CFG_STRLIST, PF(frame_ancestors),
+     .count_offset = offsetof(lti_platform_cfg_t, n_frame_ancestors), .max = 32,
+     .check = cfg_check_frame_ancestor},
 };
 
 #define SECTION(n, rows) {n, rows, sizeof(rows) / sizeof(rows[0])}
@@ -125,9 +181,11 @@ const cfg_section_t cfg_hosted_section = SECTION("hosted", hosted_rows);
 const cfg_section_t cfg_jwks_section = SECTION("jwks", jwks_rows);
 const cfg_section_t cfg_store_section = SECTION("store", store_rows);
 const cfg_section_t cfg_platform_section = SECTION("platforms[]", platform_rows);
+const cfg_section_t cfg_canvas_section = SECTION("canvas", canvas_rows);
 
 _Static_assert(sizeof(hosted_rows) / sizeof(hosted_rows[0]) <= CFG_MAX_ROWS, "CFG_MAX_ROWS");
 _Static_assert(sizeof(platform_rows) / sizeof(platform_rows[0]) <= CFG_MAX_ROWS, "CFG_MAX_ROWS");
+_Static_assert(sizeof(canvas_rows) / sizeof(canvas_rows[0]) <= CFG_MAX_ROWS, "CFG_MAX_ROWS");
 
 size_t cfg_row_index(const cfg_section_t *sec, const char *name)
 {

@@ -291,9 +291,18 @@ int cfg_check_user_id_fallback(const yaml_node_t *node, const char *value, char 
 int cfg_check_store_backend(const yaml_node_t *node, const char *value, char *msg,
                             size_t msglen)
 {
-    if (strcmp(value, "memory") != 0)
-        return bad(msg, msglen, "'%s' is not a store backend; the only backend is memory",
-                   value);
+    if (strcmp(value, "memory") != 0 && strcmp(value, "redis") != 0)
+        return bad(msg, msglen, "'%s' is not a store backend; use memory (one process) or "
+                   "redis (several instances sharing one Redis)", value);
+    return 0;
+}
+
+int cfg_check_key_prefix(const yaml_node_t *node, const char *value, char *msg, size_t msglen)
+{
+    for (const char *p = value; *p != '\0'; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            return bad(msg, msglen, "'%s' contains a space or control byte; use printable "
+                       "ASCII such as ltigate:", value);
     return 0;
 }
 

@@ -27,7 +27,7 @@
  * from ltigate itself; nothing inline runs. */
 #define DL_CSP                                                                                     \
     "default-src 'none'; style-src 'self'; img-src 'self' https:; script-src 'self'; "            \
-    "form-action 'self' https: http:; base-uri 'none'"
+    "form-action 'self' https: http:; base-uri 'none'; frame-ancestors "
 #define CSRF_HEADER "x-csrf-token"
 
 static const char autosubmit_js[] =
@@ -70,8 +70,13 @@ static void send_dl_page(h2o_req_t *req, int status, const char *title, const ch
                           NULL, H2O_STRLIT("nosniff"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
                           H2O_STRLIT("no-referrer"));
+    /* The picker is framed by Canvas too: the registrations' frame ancestors. */
+    const char *ancestors = lti_thread_of(req)->app->cfg->frame_ancestors;
+    h2o_iovec_t csp = h2o_concat(&req->pool, h2o_iovec_init(H2O_STRLIT(DL_CSP)),
+                                 h2o_iovec_init(ancestors != NULL ? ancestors : "'none'",
+                                                ancestors != NULL ? strlen(ancestors) : 6));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
-                          NULL, H2O_STRLIT(DL_CSP));
+                          NULL, csp.base, csp.len);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/html; charset=utf-8"));
     h2o_send_inline(req, page.base, page.len);

@@ -17,6 +17,7 @@
 #include <time.h>
 #include <openssl/crypto.h>
 #include "http_int.h"
+#include "lti/deeplink.h"
 #include "lti/jwt.h"
 #include "lti/launch.h"
 #include "lti/log.h"
@@ -43,8 +44,12 @@ struct launch {
     lti_jws_t jws;
     EVP_PKEY *key;
     lti_launch_t result;
+    lti_dl_settings_t dl_settings; /* deep linking only; borrowed from result.claims */
     pending_t *pending;
     char nonce_key[600];
+    /* lti_storage_target of a launch that came without its state cookie:
+     * the platform storage check replaces the cookie check. */
+    const char *storage_target;
 };
 
 static void on_launch_dispose(void *p)
@@ -99,10 +104,27 @@ static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value,
     }
     const char *page = lti_session_landing_page(launch);
     json_t *facts = lti_session_from_launch(cfg, launch, page, (int64_t)time(NULL));
+    lti_reason_t dl_reason = LTI_R_ok;
+    const char *dl_page =
+        facts != NULL ? lti_dl_landing(req, launch, &self->dl_settings, facts, &dl_reason) : NULL;
+    if (dl_reason != LTI_R_ok) {
+        json_decref(facts);
+        reject(self, dl_reason, "cannot keep the deep linking settings");
+        return;
+    }
+    if (dl_page != NULL)
+        page = dl_page;
     char *cookie = facts != NULL ? lti_session_encode(cfg, facts) : NULL;
     json_decref(facts);
     if (cookie == NULL) {
         reject(self, LTI_R_internal_error, "cannot encode the session cookie");
+        return;
+    }
+    if (self->storage_target != NULL) {
+        lti_storage_begin_completion(req, self->thread->app->store, self->platform,
+                                     self->record.platform_index, self->storage_target,
+                                     self->state, self->record.nonce, page, cookie);
+        OPENSSL_clear_free(cookie, strlen(cookie));
         return;
     }
     lti_set_cookie(req, LTI_SESSION_COOKIE, cookie, "/", cfg->session_lifetime);
@@ -143,6 +165,14 @@ static void verify_and_finish(launch_t *self)
     if (r != LTI_R_ok) {
         reject(self, r, err.msg);
         return;
+    }
+    if (self->result.message_type == LTI_MSG_DEEP_LINKING) {
+        r = lti_dl_settings_parse(json_object_get(self->result.claims, LTI_CLAIM_DL_SETTINGS),
+                                  &self->dl_settings, &err);
+        if (r != LTI_R_ok) {
+            reject(self, r, err.msg);
+            return;
+        }
     }
     r = lti_deployments_check(self->thread->app->deployments, self->record.platform_index,
                               self->result.deployment_id, &err);
@@ -284,7 +314,11 @@ void lti_handle_launch(h2o_req_t *req)
     self->id_token = lti_form_get(form, "id_token", &self->id_token_len, &dup_token);
     self->state = lti_form_get(form, "state", NULL, &dup_state);
     const char *error = lti_form_get(form, "error", NULL, &dup_error);
-    if (dup_token || dup_state || dup_error) {
+    int dup_target = 0;
+    size_t target_len = 0;
+    const char *storage_target =
+        lti_form_get(form, "lti_storage_target", &target_len, &dup_target);
+    if (dup_token || dup_state || dup_error || dup_target) {
         reject(self, LTI_R_param_duplicate, "id_token, state or error sent twice");
         return;
     }
@@ -318,8 +352,14 @@ void lti_handle_launch(h2o_req_t *req)
     const char *cookie = lti_cookie_get(req, cookie_name, &cookie_len);
     if (cookie == NULL || cookie_len != strlen(self->state) ||
         CRYPTO_memcmp(cookie, self->state, cookie_len) != 0) {
-        reject(self, LTI_R_state_cookie_missing, "no state cookie for this state");
-        return;
+        /* Without the cookie, platform storage can still prove the binding
+         * (h_storage.c); a wrong cookie is never overridden. */
+        if (cookie != NULL || storage_target == NULL ||
+            !lti_storage_target_valid(storage_target, target_len)) {
+            reject(self, LTI_R_state_cookie_missing, "no state cookie for this state");
+            return;
+        }
+        self->storage_target = storage_target;
     }
 
     char key[LTI_OIDC_RANDOM_LEN + 8];

@@ -5,8 +5,11 @@
  * stores a fresh state and nonce, binds the state to the browser with a
  * cookie and redirects to the platform's authentication endpoint.
  */
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <jansson.h>
 #include <openssl/rand.h>
@@ -20,12 +23,78 @@
 #define MAX_MESSAGE_HINT 8192
 #define MAX_TARGET 2048
 #define MAX_ID 255
+/* Maximum length of an authentication request sent as a 302 Location. A longer one (a
+ * long lti_message_hint) goes as a form POST instead, because proxies cap
+ * request lines at a few KiB (Apache's LimitRequestLine default is 8190). */
+#define MAX_REDIRECT_URL 4096
+
+/* Login counts per client address for store.maxStatesPerClient: a fixed
+ * table indexed by a seeded hash of the peer address, one count per slot
+ * and window of stateLifetime seconds. Addresses that share a slot share a
+ * count, which can only make the limit stricter for them. */
+#define CLIENT_SLOTS 4096
+
+typedef struct client_slot {
+    time_t window_start; /* monotonic seconds */
+    size_t count;
+} client_slot_t;
+
+static client_slot_t client_slots[CLIENT_SLOTS];
+static uint32_t client_seed;
+static int client_seeded;
+static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Counts one login for the peer of `req`. Returns 1 when that peer has
+ * already started `limit` logins in the current window (the login is then
+ * not counted), else 0. A limit of 0 turns the check off. */
+static int client_over_limit(h2o_req_t *req, size_t limit, unsigned window)
+{
+    struct sockaddr_storage ss;
+    unsigned char addr[16] = {0};
+    struct timespec ts;
+    int over;
+
+    if (limit == 0 || req->conn->callbacks->get_peername == NULL)
+        return 0;
+    memset(&ss, 0, sizeof(ss));
+    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return 0;
+    if (ss.ss_family == AF_INET)
+        memcpy(addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    else if (ss.ss_family == AF_INET6)
+        memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    else
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    pthread_mutex_lock(&client_lock);
+    if (!client_seeded) {
+        /* A secret seed keeps clients from choosing addresses that collide. */
+        if (RAND_bytes((unsigned char *)&client_seed, sizeof(client_seed)) != 1)
+            client_seed = (uint32_t)ts.tv_nsec;
+        client_seeded = 1;
+    }
+    uint32_t hash = 2166136261u ^ client_seed; /* FNV-1a */
+    for (size_t i = 0; i < sizeof(addr); i++)
+        hash = (hash ^ addr[i]) * 16777619u;
+    client_slot_t *slot = &client_slots[hash % CLIENT_SLOTS];
+    if (slot->count == 0 || ts.tv_sec - slot->window_start >= (time_t)window) {
+        slot->window_start = ts.tv_sec;
+        slot->count = 0;
+    }
+    over = slot->count >= limit;
+    if (!over)
+        slot->count++;
+    pthread_mutex_unlock(&client_lock);
+    return over;
+}
 
 typedef struct login {
     h2o_req_t *req;
     const lti_platform_cfg_t *platform;
     const char *state, *nonce, *login_hint, *message_hint;
     const char *deployment_hint;
+    const char *target, *storage_target; /* storage_target: NULL unless offered */
 } login_t;
 
 /* Appends "&name=<percent-encoded value>" (or "?" first) to the pool string. */
@@ -55,6 +124,71 @@ static h2o_iovec_t append_param(h2o_mem_pool_t *pool, h2o_iovec_t url, const cha
     return h2o_iovec_init(out, n);
 }
 
+/* Sends the authentication request as a page with a POST form to `action`
+ * carrying the parameters that were appended to `action` to make `url`.
+ * The page has no script (the CSP allows none), so the user presses
+ * Continue. */
+static void send_form_post(h2o_req_t *req, const char *action, h2o_iovec_t url)
+{
+    const char *query = url.base + strlen(action);
+    h2o_iovec_t body = h2o_iovec_init(H2O_STRLIT(""));
+    lti_form_t *fields = h2o_mem_alloc_pool(&req->pool, sizeof(*fields));
+    lti_err_t err = {0};
+
+    body = h2o_concat(&req->pool, body,
+                      h2o_iovec_init(H2O_STRLIT("<main><h1>Continue to the platform</h1>\n"
+                                                "<form method=\"post\" action=\"")),
+                      h2o_iovec_init(lti_html(req, action), strlen(lti_html(req, action))),
+                      h2o_iovec_init(H2O_STRLIT("\">\n")));
+    size_t query_len = url.len - (size_t)(query + 1 - url.base);
+    if (lti_form_parse(&req->pool, query + 1, query_len, fields, &err) == LTI_R_ok) {
+        for (size_t i = 0; i < fields->n; i++) {
+            const char *name = lti_html(req, fields->params[i].name);
+            const char *value = lti_html(req, fields->params[i].value);
+            body = h2o_concat(&req->pool, body,
+                              h2o_iovec_init(H2O_STRLIT("<input type=\"hidden\" name=\"")),
+                              h2o_iovec_init(name, strlen(name)),
+                              h2o_iovec_init(H2O_STRLIT("\" value=\"")),
+                              h2o_iovec_init(value, strlen(value)),
+                              h2o_iovec_init(H2O_STRLIT("\">\n")));
+        }
+    }
+    body = h2o_concat(&req->pool, body,
+                      h2o_iovec_init(H2O_STRLIT("<button type=\"submit\">Continue</button>"
+                                                "</form></main>")));
+    lti_send_page(req, 200, "ltigate: continue to the platform", body.base);
+}
+
+/* The platform offers storage: a page stores the state and nonce there
+ * before it goes on. Its new-window link repeats this login without
+ * lti_storage_target, so the new window takes the cookie path. */
+static void send_storage_page(login_t *self, h2o_iovec_t auth_url)
+{
+    h2o_req_t *req = self->req;
+    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
+    const lti_platform_cfg_t *p = self->platform;
+    h2o_iovec_t again = h2o_strdup(&req->pool, cfg->login_url, SIZE_MAX);
+
+    again = append_param(&req->pool, again, "iss", p->issuer);
+    again = append_param(&req->pool, again, "login_hint", self->login_hint);
+    again = append_param(&req->pool, again, "target_link_uri", self->target);
+    if (self->message_hint != NULL)
+        again = append_param(&req->pool, again, "lti_message_hint", self->message_hint);
+    again = append_param(&req->pool, again, "client_id", p->client_id);
+    if (self->deployment_hint != NULL)
+        again = append_param(&req->pool, again, "lti_deployment_id", self->deployment_hint);
+    lti_storage_login_t in = {.platform = p,
+                              .target = self->storage_target,
+                              .auth_url = auth_url,
+                              .state = self->state,
+                              .nonce = self->nonce,
+                              .new_window_url = again.base};
+    const char *kv[] = {"iss", p->issuer, "client_id", p->client_id, "deployment_id",
+                        self->deployment_hint, "outcome", "storage_page", NULL};
+    lti_log_kv(LTI_LOG_INFO, "login", "authentication request sent", kv);
+    lti_storage_send_login_page(req, &in);
+}
+
 static void send_redirect(login_t *self)
 {
     h2o_req_t *req = self->req;
@@ -77,12 +211,22 @@ static void send_redirect(login_t *self)
     char cookie_name[64];
     lti_oidc_state_cookie_name(self->state, cookie_name, sizeof(cookie_name));
     lti_set_cookie(req, cookie_name, self->state, LTI_OIDC_LAUNCH_PATH, cfg->state_lifetime);
-    lti_add_page_headers(req);
 
+    if (self->storage_target != NULL) {
+        send_storage_page(self, url);
+        return;
+    }
+    int as_form = url.len > MAX_REDIRECT_URL;
     const char *kv[] = {"iss", p->issuer, "client_id", p->client_id, "deployment_id",
-                        self->deployment_hint, "outcome", "redirect", NULL};
+                        self->deployment_hint, "outcome", as_form ? "form_post" : "redirect",
+                        NULL};
     lti_log_kv(LTI_LOG_INFO, "login", "authentication request sent", kv);
-    lti_send_redirect(req, 302, url.base);
+    if (as_form) {
+        send_form_post(req, p->oidc_auth_url, url);
+    } else {
+        lti_add_page_headers(req);
+        lti_send_redirect(req, 302, url.base);
+    }
 }
 
 static void on_state_stored(void *arg, lti_reason_t reason, const char *value, size_t len)
@@ -138,13 +282,21 @@ void lti_handle_login(h2o_req_t *req)
             LTI_R_ok ||
         (r = get_param(form, "client_id", MAX_ID, &client_id, &err)) != LTI_R_ok ||
         (r = get_param(form, "lti_deployment_id", MAX_ID, &dep, &err)) != LTI_R_ok ||
-        (r = get_param(form, "deployment_id", MAX_ID, &dep2, &err)) != LTI_R_ok) {
+        (r = get_param(form, "deployment_id", MAX_ID, &dep2, &err)) != LTI_R_ok ||
+        (r = get_param(form, "lti_storage_target", MAX_ID, &self->storage_target, &err)) !=
+            LTI_R_ok) {
         lti_send_reason(req, "login", r, err.msg, NULL);
         return;
     }
     /* Canvas sends lti_deployment_id; its docs and some platforms say
      * deployment_id. Either is only a hint: the id_token's claim decides. */
     self->deployment_hint = dep != NULL ? dep : dep2;
+    if (self->storage_target != NULL &&
+        !lti_storage_target_valid(self->storage_target, strlen(self->storage_target))) {
+        lti_send_reason(req, "login", LTI_R_param_invalid,
+                        "lti_storage_target is not _parent or a frame name", NULL);
+        return;
+    }
     if (iss == NULL || iss[0] == '\0') {
         lti_send_reason(req, "login", LTI_R_param_missing, "login initiation without iss", NULL);
         return;
@@ -168,6 +320,13 @@ void lti_handle_login(h2o_req_t *req)
     if (target == NULL || !lti_oidc_target_is_ours(cfg, target)) {
         lti_send_reason(req, "login", LTI_R_target_link_uri_invalid,
                         target == NULL ? "target_link_uri missing" : "target_link_uri not ours", kv);
+        return;
+    }
+    self->target = target;
+
+    if (client_over_limit(req, cfg->store_max_states_per_client, cfg->state_lifetime)) {
+        lti_send_reason(req, "login", LTI_R_login_rate_limited,
+                        "client address reached store.maxStatesPerClient", kv);
         return;
     }
 

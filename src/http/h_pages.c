@@ -64,7 +64,10 @@ void lti_handle_page(h2o_req_t *req, const char *page)
                      "<dt>Role</dt><dd id=\"app-role\">%s</dd>\n"
                      "<dt>Course</dt><dd id=\"course\">%s</dd>\n"
                      "<dt>Placement</dt><dd id=\"placement\">%s</dd>\n</dl>\n"
-                     "<p class=\"note\">%s</p>\n</main>",
+                     "<p class=\"note\">%s</p>\n</main>\n"
+                     /* lti-storage.js sends lti.frameResize from here. */
+                     "<div id=\"lti-frame\" data-token=\"%s\" hidden></div>"
+                     "<script src=\"" LTI_STORAGE_JS_PATH "\" defer></script>",
                      lti_html(req, title), lti_html(req, fact(facts, "user_id")),
                      lti_html(req, fact(facts, "name")), lti_html(req, fact(facts, "app_role")),
                      course[0] != '\0' ? lti_html(req, course) : "(no course)",
@@ -75,7 +78,8 @@ void lti_handle_page(h2o_req_t *req, const char *page)
                          ? "Your personal media library."
                          : strcmp(page, "/hosted/media-gallery") == 0
                                ? "Media shared with this course."
-                               : "The media linked from this course item.");
+                               : "The media linked from this course item.",
+                     lti_html(req, fact(facts, "post_message_token")));
     json_decref(facts);
     if (n < 0) {
         lti_send_reason(req, "page", LTI_R_internal_error, "out of memory", NULL);
@@ -93,24 +97,54 @@ void lti_handle_launch_context(h2o_req_t *req)
         lti_send_json(req, 200, facts);
 }
 
-void lti_handle_health(h2o_req_t *req, int ready)
+/* A /readyz request waiting for the store's PING reply. */
+typedef struct readiness {
+    h2o_req_t *req;
+} readiness_t;
+
+static void send_readiness(h2o_req_t *req, int store_ok)
 {
     lti_app_t *app = lti_thread_of(req)->app;
     json_t *body = json_object();
-    int status = 200;
+    lti_jwks_stats_t stats;
+    int ready = app->cfg->private_key != NULL && store_ok;
 
-    json_object_set_new(body, "status", json_string("ok"));
-    if (ready) {
-        lti_jwks_stats_t stats;
-        lti_jwks_cache_stats(app->jwks, &stats);
-        json_object_set_new(body, "config", json_true());
-        json_object_set_new(body, "tool_key", json_boolean(app->cfg->private_key != NULL));
-        json_object_set_new(body, "store", json_true());
-        json_object_set_new(body, "platform_keys", json_boolean(stats.has_keys));
-        if (app->cfg->private_key == NULL) {
-            status = 503;
-            json_object_set_new(body, "status", json_string("not ready"));
-        }
+    lti_jwks_cache_stats(app->jwks, &stats);
+    json_object_set_new(body, "status", json_string(ready ? "ok" : "not ready"));
+    json_object_set_new(body, "config", json_true());
+    json_object_set_new(body, "tool_key", json_boolean(app->cfg->private_key != NULL));
+    json_object_set_new(body, "store", json_boolean(store_ok));
+    json_object_set_new(body, "store_backend", json_string(app->cfg->store_backend));
+    json_object_set_new(body, "platform_keys", json_boolean(stats.has_keys));
+    lti_send_json(req, ready ? 200 : 503, body);
+}
+
+static void on_store_ping(void *arg, lti_reason_t reason, const char *value, size_t len)
+{
+    readiness_t *self = arg;
+    send_readiness(self->req, reason == LTI_R_ok);
+}
+
+/* /healthz: the process runs and its loop responds. /readyz: the config
+ * and tool key are loaded and the store replies to a ping (a PING round
+ * trip for Redis, bounded by store.commandTimeout). A load balancer that
+ * checks /readyz takes an instance out of rotation while its store is
+ * unreachable. */
+void lti_handle_health(h2o_req_t *req, int ready)
+{
+    lti_store_t *store = lti_thread_of(req)->app->store;
+
+    if (!ready) {
+        json_t *body = json_object();
+        json_object_set_new(body, "status", json_string("ok"));
+        lti_send_json(req, 200, body);
+        return;
     }
-    lti_send_json(req, status, body);
+    if (store->ops->ping == NULL) {
+        send_readiness(req, 1);
+        return;
+    }
+    readiness_t *self = h2o_mem_alloc_pool(&req->pool, sizeof(*self));
+    self->req = req;
+    store->ops->ping(store, on_store_ping, self);
 }

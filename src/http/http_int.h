@@ -12,13 +12,16 @@
 #include "lti/err.h"
 
 #define LTI_FORM_MAX_PARAMS 64
-#define LTI_PARAM_MAX_LEN 16384 /* longest value: an id_token */
+/* Maximum parameter value length. Twice LTI_JWT_MAX_TOKEN, so an over-long id_token
+ * reaches the launch handler and is rejected there as token_too_large. */
+#define LTI_PARAM_MAX_LEN 32768
 
 /* One per event loop thread; reachable from a request through its context. */
 typedef struct lti_thread {
     h2o_context_t ctx;     /* must be first: requests carry &ctx */
     lti_app_t *app;
     h2o_multithread_receiver_t jwks_receiver;
+    h2o_multithread_receiver_t svc_receiver; /* finished platform service calls */
 } lti_thread_t;
 
 static inline lti_thread_t *lti_thread_of(h2o_req_t *req)
@@ -90,6 +93,64 @@ void lti_handle_launch(h2o_req_t *req);
 void lti_handle_page(h2o_req_t *req, const char *page);
 void lti_handle_launch_context(h2o_req_t *req);
 void lti_handle_health(h2o_req_t *req, int ready);
+
+/* Deep linking and the tool's published documents (h_deeplink.c,
+ * h_tool_keys.c). lti_route_tool serves the request and returns 1 when the
+ * path is one of theirs. */
+int lti_route_tool(h2o_req_t *req);
+void lti_handle_tool_jwks(h2o_req_t *req);
+void lti_handle_devkey(h2o_req_t *req);
+void lti_handle_dl_picker(h2o_req_t *req);
+void lti_handle_dl_choose(h2o_req_t *req);
+void lti_handle_dl_api(h2o_req_t *req);
+void lti_handle_player(h2o_req_t *req);
+struct lti_launch;
+struct lti_dl_settings;
+/* Returns the page a valid launch lands on instead of the default one: the
+ * picker for deep linking (after setting the selection cookie and adding
+ * dl_id and csrf_token to `facts`), the player for a resource link that
+ * names a media entry, or NULL. Sets *reason when the selection cannot be
+ * kept. */
+const char *lti_dl_landing(h2o_req_t *req, const struct lti_launch *launch,
+                           const struct lti_dl_settings *settings, json_t *facts,
+                           lti_reason_t *reason);
+
+/* Platform services (h_services.c). `rest` is the path after /hosted/api/canvas/. */
+void lti_handle_quiz_page(h2o_req_t *req);
+void lti_handle_quiz_submit(h2o_req_t *req);
+void lti_handle_score_api(h2o_req_t *req);
+void lti_handle_lineitems(h2o_req_t *req);
+void lti_handle_results(h2o_req_t *req);
+void lti_handle_roster(h2o_req_t *req);
+void lti_handle_canvas_authorize(h2o_req_t *req);
+void lti_handle_canvas_callback(h2o_req_t *req);
+void lti_handle_canvas_api(h2o_req_t *req, const char *rest);
+
+/* LTI Platform Storage (h_storage.c, static_js.c): login and launch in a
+ * frame whose cookies the browser drops. */
+#define LTI_STORAGE_JS_PATH "/hosted/static/lti-storage.js"
+#define LTI_STORAGE_COMPLETE_PATH "/hosted/index/storage-complete"
+#define LTI_STORAGE_PROBE_COOKIE "ltigate_probe"
+extern const char lti_storage_js[];
+/* Returns 1 for "_parent" or a frame name of 1 to 64 [A-Za-z0-9_-]. */
+int lti_storage_target_valid(const char *target, size_t len);
+typedef struct lti_storage_login {
+    const lti_platform_cfg_t *platform;
+    const char *target;         /* lti_storage_target */
+    h2o_iovec_t auth_url;       /* platform's authentication URL with all parameters */
+    const char *state, *nonce;
+    const char *new_window_url; /* this login without lti_storage_target */
+} lti_storage_login_t;
+/* Sends the login page that stores state and nonce in platform storage. */
+void lti_storage_send_login_page(h2o_req_t *req, const lti_storage_login_t *in);
+/* Keeps a verified launch for the completion step and sends the page that
+ * reads the state back from platform storage. */
+void lti_storage_begin_completion(h2o_req_t *req, lti_store_t *store,
+                                  const lti_platform_cfg_t *platform, size_t platform_index,
+                                  const char *target, const char *state, const char *nonce,
+                                  const char *page, const char *session_cookie);
+void lti_handle_storage_complete(h2o_req_t *req);
+void lti_handle_storage_js(h2o_req_t *req);
 
 /* Delivers finished JWKS fetches to waiting launches on this thread. */
 void lti_launch_on_jwks_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);

@@ -145,8 +145,39 @@ static int is_form_type(h2o_req_t *req)
     return 0;
 }
 
+/* Maximum request target length and maximum sum of header name and value lengths
+ * accepted by the form endpoints. h2o 2.2.5's own limit is about 400 KiB
+ * per request head (H2O_MAX_REQLEN); LTI requests need a few KiB. */
+#define MAX_URL 16384
+#define MAX_HEADER_BYTES 32768
+
+/* Rejects an over-long URL, over-large headers and a folded header line
+ * (obs-fold, RFC 9112 section 5.2), a request smuggling shape that h2o
+ * 2.2.5 passes on as a header without a name.
+ * NOTE: h2o consumes Content-Length and Transfer-Encoding itself (chunked
+ * wins over Content-Length, the first of two Content-Lengths is used), so
+ * those conflicts cannot be seen here; the fronting proxy must normalise them. */
+static lti_reason_t check_header_lines(h2o_req_t *req, lti_err_t *err)
+{
+    size_t total = 0;
+    if (req->path.len > MAX_URL)
+        return lti_err_set(err, LTI_R_url_too_long, "URL of %zu bytes", req->path.len);
+    for (size_t i = 0; i < req->headers.size; i++) {
+        const h2o_header_t *h = &req->headers.entries[i];
+        if (h->name == NULL || h->name->len == 0)
+            return lti_err_set(err, LTI_R_header_line_invalid, "header line %zu has no name", i);
+        total += h->name->len + h->value.len;
+    }
+    if (total > MAX_HEADER_BYTES)
+        return lti_err_set(err, LTI_R_headers_too_large, "headers of %zu bytes", total);
+    return LTI_R_ok;
+}
+
 lti_reason_t lti_request_params(h2o_req_t *req, lti_form_t *form, lti_err_t *err)
 {
+    lti_reason_t lines = check_header_lines(req, err);
+    if (lines != LTI_R_ok)
+        return lines;
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
         if (req->query_at == SIZE_MAX) {
             form->n = 0;
@@ -210,10 +241,29 @@ void lti_add_page_headers(h2o_req_t *req)
                           NULL, H2O_STRLIT("nosniff"));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("referrer-policy"), 0, NULL,
                           H2O_STRLIT("no-referrer"));
+    /* frame-ancestors: the registrations' sites (lti_config_t.frame_ancestors). */
+    const char *ancestors = lti_thread_of(req)->app->cfg->frame_ancestors;
+    if (ancestors == NULL)
+        ancestors = "'none'";
+    h2o_iovec_t csp = h2o_concat(
+        &req->pool,
+        h2o_iovec_init(H2O_STRLIT("default-src 'none'; script-src 'self'; style-src 'self'; "
+                                  "img-src 'self'; form-action 'self' https: http:; "
+                                  "base-uri 'none'; frame-ancestors ")),
+        h2o_iovec_init(ancestors, strlen(ancestors)));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,
-                          NULL,
-                          H2O_STRLIT("default-src 'none'; style-src 'self'; img-src 'self'; "
-                                     "form-action 'self' https: http:; base-uri 'none'"));
+                          NULL, csp.base, csp.len);
+}
+
+/* Sends `len` bytes as the whole response body with a Content-Length.
+ * h2o_send_inline leaves the length unset, and h2o 2.2.5's chunked filter
+ * then encodes only 200 responses and closes the connection after any other
+ * status, so every redirect and rejection would cost the client a new TCP
+ * connection. */
+static void send_body(h2o_req_t *req, const char *body, size_t len)
+{
+    req->res.content_length = len;
+    h2o_send_inline(req, body, len);
 }
 
 void lti_send_redirect(h2o_req_t *req, int status, const char *url)
@@ -223,7 +273,7 @@ void lti_send_redirect(h2o_req_t *req, int status, const char *url)
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_LOCATION, NULL, url, strlen(url));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/plain; charset=utf-8"));
-    h2o_send_inline(req, H2O_STRLIT("Redirecting.\n"));
+    send_body(req, H2O_STRLIT("Redirecting.\n"));
 }
 
 int lti_wants_json(h2o_req_t *req)
@@ -260,7 +310,7 @@ void lti_send_page(h2o_req_t *req, int status, const char *title, const char *bo
     lti_add_page_headers(req);
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("text/html; charset=utf-8"));
-    h2o_send_inline(req, page.base, page.len);
+    send_body(req, page.base, page.len);
 }
 
 void lti_send_json(h2o_req_t *req, int status, json_t *body)
@@ -275,7 +325,7 @@ void lti_send_json(h2o_req_t *req, int status, json_t *body)
                    H2O_STRLIT("no-store"));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL,
                    H2O_STRLIT("application/json"));
-    h2o_send_inline(req, copy.base, copy.len);
+    send_body(req, copy.base, copy.len);
 }
 
 void lti_send_reason(h2o_req_t *req, const char *mod, lti_reason_t reason, const char *detail,
@@ -302,7 +352,7 @@ void lti_send_reason(h2o_req_t *req, const char *mod, lti_reason_t reason, const
 
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("x-lti-reason"), 0, NULL,
                           code, strlen(code));
-    if (status == 503)
+    if (status == 503 || status == 429)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
                        H2O_STRLIT("5"));
     if (lti_wants_json(req)) {

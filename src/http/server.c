@@ -20,6 +20,7 @@
 #include "http_int.h"
 #include "lti/log.h"
 #include "lti/oidc.h"
+#include "lti/services.h"
 
 typedef struct listener {
     h2o_socket_t *sock;
@@ -59,6 +60,10 @@ static int on_req(h2o_handler_t *handler, h2o_req_t *req)
         lti_handle_login(req);
     } else if (PATH_IS(LTI_OIDC_LAUNCH_PATH)) {
         lti_handle_launch(req);
+    } else if (PATH_IS(LTI_STORAGE_COMPLETE_PATH)) {
+        lti_handle_storage_complete(req);
+    } else if (PATH_IS(LTI_STORAGE_JS_PATH)) {
+        lti_handle_storage_js(req);
     } else if (PATH_IS("/hosted/index/launch-context")) {
         lti_handle_launch_context(req);
     } else if (PATH_IS("/hosted/my-media")) {
@@ -75,6 +80,26 @@ static int on_req(h2o_handler_t *handler, h2o_req_t *req)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CACHE_CONTROL, NULL,
                        H2O_STRLIT("public, max-age=3600"));
         h2o_send_inline(req, stylesheet, sizeof(stylesheet) - 1);
+    } else if (lti_route_tool(req)) {
+        /* served: tool keys, developer-key JSON, deep linking, player */
+    } else if (PATH_IS("/hosted/quiz")) {
+        lti_handle_quiz_page(req);
+    } else if (PATH_IS("/hosted/quiz/submit")) {
+        lti_handle_quiz_submit(req);
+    } else if (PATH_IS("/hosted/api/scores")) {
+        lti_handle_score_api(req);
+    } else if (PATH_IS("/hosted/api/lineitems")) {
+        lti_handle_lineitems(req);
+    } else if (PATH_IS("/hosted/api/results")) {
+        lti_handle_results(req);
+    } else if (PATH_IS("/hosted/api/roster")) {
+        lti_handle_roster(req);
+    } else if (PATH_IS("/hosted/canvas/authorize")) {
+        lti_handle_canvas_authorize(req);
+    } else if (PATH_IS("/hosted/canvas/oauth-callback")) {
+        lti_handle_canvas_callback(req);
+    } else if (path.len > 19 && h2o_memis(path.base, 19, H2O_STRLIT("/hosted/api/canvas/"))) {
+        lti_handle_canvas_api(req, h2o_strdup(&req->pool, path.base + 19, path.len - 19).base);
     } else if (PATH_IS("/healthz")) {
         lti_handle_health(req, 0);
     } else if (PATH_IS("/readyz")) {
@@ -150,9 +175,14 @@ static void *loop_main(void *arg)
     lti_server_t *server = a->server;
     free(a);
 
+    lti_store_t *store = server->app->store;
+    if (store->ops->attach != NULL)
+        store->ops->attach(store, self->thread.ctx.loop);
     start_listeners(self);
     while (!atomic_load(&server->stopping))
         h2o_evloop_run(self->thread.ctx.loop, 200);
+    if (store->ops->detach != NULL)
+        store->ops->detach(store);
     for (size_t i = 0; i < self->n_listeners; i++) {
         h2o_socket_read_stop(self->listeners[i].sock);
         h2o_socket_close(self->listeners[i].sock);
@@ -219,6 +249,8 @@ lti_server_t *lti_server_start(lti_app_t *app, char *errbuf, size_t errlen)
         st->queue = h2o_multithread_create_queue(st->thread.ctx.loop);
         h2o_multithread_register_receiver(st->queue, &st->thread.jwks_receiver,
                                           lti_launch_on_jwks_messages);
+        h2o_multithread_register_receiver(st->queue, &st->thread.svc_receiver,
+                                          lti_services_on_messages);
         loop_arg_t *a = malloc(sizeof(*a));
         a->thread = st;
         a->server = server;
@@ -254,6 +286,7 @@ void lti_server_stop(lti_server_t *server)
         if (st->tid != 0) {
             pthread_join(st->tid, NULL);
             h2o_multithread_unregister_receiver(st->queue, &st->thread.jwks_receiver);
+            h2o_multithread_unregister_receiver(st->queue, &st->thread.svc_receiver);
         } else {
             for (size_t i = 0; i < st->n_listeners; i++)
                 close(st->fds[i]);

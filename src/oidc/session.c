@@ -16,6 +16,62 @@ static void set_str(json_t *obj, const char *key, const char *value)
         json_object_set_new(obj, key, json_string(value));
 }
 
+/* Copies a string member of at most 2048 bytes. */
+static void copy_url(json_t *to, const char *key, json_t *from, const char *member)
+{
+    json_t *v = json_object_get(from, member);
+    if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 2048)
+        json_object_set(to, key, v);
+}
+
+/* The service endpoints of the launch (AGS line item, line items, scopes;
+ * NRPS memberships URL), so that later requests can call the platform. */
+static void add_service_facts(json_t *facts, json_t *claims)
+{
+    json_t *ags = json_object_get(claims, "https://purl.imsglobal.org/spec/lti-ags/claim/endpoint");
+    json_t *nrps =
+        json_object_get(claims, "https://purl.imsglobal.org/spec/lti-nrps/claim/namesroleservice");
+    if (json_is_object(ags)) {
+        json_t *out = json_object();
+        json_t *scope = json_object_get(ags, "scope");
+        copy_url(out, "lineitem", ags, "lineitem");
+        copy_url(out, "lineitems", ags, "lineitems");
+        if (json_is_array(scope) && json_array_size(scope) <= 8) {
+            json_t *list = json_array();
+            size_t i;
+            json_t *s;
+            json_array_foreach(scope, i, s) {
+                if (json_is_string(s) && json_string_length(s) <= 128)
+                    json_array_append(list, s);
+            }
+            json_object_set_new(out, "scope", list);
+        }
+        json_object_set_new(facts, "ags", out);
+    }
+    if (json_is_object(nrps))
+        copy_url(facts, "nrps_url", nrps, "context_memberships_url");
+}
+
+/* Canvas's $com.instructure.PostMessageToken (a UUID), when the developer
+ * key maps it to the custom parameter canvas_post_message_token. The
+ * landing pages send it with lti.frameResize. Anything but 1 to 64
+ * letters, digits and hyphens is left out. */
+static void add_post_message_token(json_t *facts, json_t *claims)
+{
+    json_t *custom = json_object_get(claims, LTI_CLAIM_PREFIX "custom");
+    const char *token = json_string_value(json_object_get(custom, "canvas_post_message_token"));
+    size_t len = token != NULL ? strlen(token) : 0;
+    if (len == 0 || len > 64)
+        return;
+    for (size_t i = 0; i < len; i++) {
+        char c = token[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-'))
+            return;
+    }
+    json_object_set_new(facts, "post_message_token", json_string(token));
+}
+
 json_t *lti_session_from_launch(const lti_config_t *cfg, const lti_launch_t *launch,
                                 const char *page, int64_t now)
 {
@@ -37,6 +93,9 @@ json_t *lti_session_from_launch(const lti_config_t *cfg, const lti_launch_t *lau
                                         ? "LtiDeepLinkingRequest"
                                         : "LtiResourceLinkRequest");
     set_str(facts, "resource_link_id", launch->resource_link_id);
+    set_str(facts, "sub", launch->sub);
+    add_service_facts(facts, launch->claims);
+    add_post_message_token(facts, launch->claims);
     json_object_set_new(facts, "iat", json_integer(now));
     json_object_set_new(facts, "exp", json_integer(now + (int64_t)cfg->session_lifetime));
     return facts;

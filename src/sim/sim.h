@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include <openssl/evp.h>
 
 #define SIM_DEFAULT_ISSUER "https://canvas.instructure.com"
@@ -27,6 +28,8 @@
 #define SIM_CONTEXT_PATH "/hosted/index/launch-context"
 #define SIM_AUTHORIZE_PATH "/api/lti/authorize_redirect"
 #define SIM_JWKS_PATH "/api/lti/security/jwks"
+/* The frame name Canvas gives as lti_storage_target. */
+#define SIM_STORAGE_TARGET "post_message_forwarding"
 /* Canvas keeps a launch behind an lti_message_hint for 5 minutes. */
 #define SIM_DEFAULT_HINT_LIFETIME 300
 /* Canvas serves its JWKS with this max-age (10 days). */
@@ -49,6 +52,8 @@ typedef struct sim_platform_opts {
                                     redirect_uri the authorize endpoint accepts */
     const char *state_dir;       /* NULL = keys live in memory only; else keys.json there */
     unsigned hint_lifetime;      /* seconds a launch waits for its authorize; 0 = 300 */
+    const char *tool_jwks_url;   /* the tool's public_jwk_url; NULL = deep-linking responses
+                                    are recorded but not verified */
 } sim_platform_opts_t;
 
 typedef enum sim_jwks_mode {
@@ -102,6 +107,11 @@ EVP_PKEY *sim_platform_signing_key(sim_platform_t *p, char *kid, size_t kid_len)
 char *sim_platform_jwks_json(sim_platform_t *p);
 /* Returns the JWT field of the last deep-linking response (malloc'd), or NULL. */
 char *sim_platform_last_deep_linking_jwt(sim_platform_t *p);
+/* Returns the verification report of the last deep-linking response (see
+ * sim_dl_verify), or NULL when none was verified. New reference. */
+json_t *sim_platform_last_deep_linking_result(sim_platform_t *p);
+/* Sets the tool's public_jwk_url used to verify deep-linking responses. */
+int sim_platform_set_tool_jwks(sim_platform_t *p, const char *url);
 
 /* ---- compact JWS helpers (OpenSSL, no libjwt) -------------------------- */
 
@@ -147,6 +157,11 @@ typedef struct sim_launch_opts {
      * malloc'd return value replaces it. */
     char *(*edit_id_token)(void *arg, const char *id_token);
     void *edit_arg;
+    /* Deep linking: on the tool's picker page, select these entries
+     * (comma-separated ids) or cancel, and follow the response form to the
+     * platform's return URL. */
+    const char *dl_pick;
+    int dl_cancel;
 } sim_launch_opts_t;
 
 typedef struct sim_launch_result {
@@ -162,6 +177,12 @@ typedef struct sim_launch_result {
     char *id_token;     /* the id_token posted to the tool, after edit_id_token */
     char *landing_url;  /* last URL requested */
     int first_outcome;  /* with replay: outcome of the first launch */
+    long dl_status;     /* with dl_pick or dl_cancel: HTTP status of the platform's return URL */
+    char *dl_report;    /* its body: the platform's verification report (JSON) */
+    int session_after_reject; /* a rejected launch POST still left a session: the tool's
+                                 launch-context then returned 200 */
+    char *session_cookie; /* "ltigate_session=VALUE" from the jar after the launch, or NULL,
+                             for requests a test makes as the same user */
 } sim_launch_result_t;
 
 /* Runs one launch: /sim/launch on the platform, the login POST to the tool,

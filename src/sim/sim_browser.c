@@ -836,6 +836,21 @@ static void read_context(browser_t *b, const char *launch_url, sim_launch_result
     response_clear(&res);
 }
 
+/* Returns 1 when the tool's launch-context returns 200 with the cookies in
+ * the jar, which means a session exists. */
+static int probe_session(browser_t *b, const char *launch_url)
+{
+    char *url = resolve_url(launch_url, "/hosted/index/launch-context");
+    response_t res;
+    int found = 0;
+    response_init(&res);
+    if (url != NULL && http_request(b, url, NULL, "application/json", &res) == 0)
+        found = res.status == 200;
+    free(url);
+    response_clear(&res);
+    return found;
+}
+
 /* Fills `page` from the landing URL path when the context did not. */
 static void page_from_landing(sim_launch_result_t *r)
 {
@@ -875,6 +890,60 @@ static void prepare_launch_form(const sim_launch_opts_t *o, html_form_t *form,
     }
 }
 
+/* Adds one entry=ID field per comma-separated id in `pick`. */
+static void add_picks(sim_params_t *fields, const char *pick)
+{
+    char *copy = strdup(pick), *save = NULL;
+    for (char *id = copy != NULL ? strtok_r(copy, ",", &save) : NULL; id != NULL;
+         id = strtok_r(NULL, ",", &save))
+        sim_params_add(fields, "entry", id);
+    free(copy);
+}
+
+/* Plays the instructor on the tool's deep-linking picker: posts the picker
+ * form with the chosen entries (or cancel), then submits the returned
+ * auto-submit form to the platform's return URL, as the page's script
+ * would. */
+static void deep_link_step(browser_t *b, const sim_launch_opts_t *o, sim_launch_result_t *r)
+{
+    html_form_t picker, back;
+    response_t chosen, returned;
+    sim_params_t fields = {0};
+
+    memset(&back, 0, sizeof(back));
+    response_init(&chosen);
+    response_init(&returned);
+    if (parse_form(r->body, &picker) != 0) {
+        set_error(r, r->status, "the landing page %s has no picker form", r->landing_url);
+        return;
+    }
+    sim_params_add(&fields, "dl", sim_params_get(&picker.fields, "dl"));
+    sim_params_add(&fields, "csrf_token", sim_params_get(&picker.fields, "csrf_token"));
+    sim_params_add(&fields, "action", o->dl_cancel ? "cancel" : "choose");
+    if (!o->dl_cancel)
+        add_picks(&fields, o->dl_pick);
+    sim_params_clear(&picker.fields);
+    picker.fields = fields;
+    if (submit_form(b, r->landing_url, &picker, &chosen) != 0) {
+        set_error(r, 0, "%s", b->error);
+    } else if (chosen.status >= 400) {
+        set_rejected(r, &chosen);
+    } else if (chosen.status != 200 || parse_form(chosen.body.data, &back) != 0 ||
+               sim_params_get(&back.fields, "JWT") == NULL) {
+        set_error(r, chosen.status, "the picker did not return a form with a JWT field");
+    } else if (submit_form(b, chosen.url, &back, &returned) != 0) {
+        set_error(r, 0, "%s", b->error);
+    } else {
+        r->dl_status = returned.status;
+        free(r->dl_report);
+        r->dl_report = returned.body.data != NULL ? strdup(returned.body.data) : NULL;
+    }
+    form_clear(&picker);
+    form_clear(&back);
+    response_clear(&chosen);
+    response_clear(&returned);
+}
+
 static void run_launch(browser_t *b, const sim_launch_opts_t *o, sim_launch_result_t *r)
 {
     response_t click, auth;
@@ -909,6 +978,10 @@ static void run_launch(browser_t *b, const sim_launch_opts_t *o, sim_launch_resu
     if (r->outcome == SIM_LAUNCHED) {
         read_context(b, r->landing_url, r);
         page_from_landing(r);
+        if (o->dl_pick != NULL || o->dl_cancel)
+            deep_link_step(b, o, r);
+    } else if (r->outcome == SIM_REJECTED && r->landing_url != NULL) {
+        r->session_after_reject = probe_session(b, r->landing_url);
     }
     r->first_outcome = r->outcome;
     if (o->replay && r->outcome == SIM_LAUNCHED)
@@ -937,8 +1010,12 @@ sim_outcome_t sim_launch(const sim_launch_opts_t *opts, sim_launch_result_t *res
     }
     run_launch(&b, opts, res);
     curl_easy_cleanup(b.curl);
-    for (size_t i = 0; i < b.n_cookies; i++)
+    for (size_t i = 0; i < b.n_cookies; i++) {
+        if (strcmp(b.jar[i].name, "ltigate_session") == 0 && res->session_cookie == NULL &&
+            asprintf(&res->session_cookie, "ltigate_session=%s", b.jar[i].value) < 0)
+            res->session_cookie = NULL;
         cookie_free(&b.jar[i]);
+    }
     return res->outcome;
 }
 
@@ -955,6 +1032,8 @@ void sim_launch_result_clear(sim_launch_result_t *res)
     free(res->body);
     free(res->id_token);
     free(res->landing_url);
+    free(res->session_cookie);
+    free(res->dl_report);
     memset(res, 0, sizeof(*res));
 }
 
@@ -986,6 +1065,13 @@ char *sim_launch_result_json(const sim_launch_result_t *r)
     json_object_set_new(doc, "context_title", string_or_null(r->context_title));
     json_object_set_new(doc, "message_type", string_or_null(r->message_type));
     json_object_set_new(doc, "error", string_or_null(r->error[0] != '\0' ? r->error : NULL));
+    if (r->dl_report != NULL || r->dl_status != 0) {
+        json_error_t jerr;
+        json_t *report = r->dl_report != NULL ? json_loads(r->dl_report, 0, &jerr) : NULL;
+        json_object_set_new(doc, "deep_linking",
+                            json_pack("{s:I,s:o}", "status", (json_int_t)r->dl_status, "report",
+                                      report != NULL ? report : string_or_null(r->dl_report)));
+    }
     /* Reason codes come from lti/reason.h; flag anything else. */
     if (r->reason[0] != '\0' && lti_reason_from_code(r->reason) == LTI_R__COUNT)
         json_object_set_new(doc, "reason_known", json_false());

@@ -14,7 +14,11 @@
 #include <jansson.h>
 #include "lti/log.h"
 #include "sim.h"
+#include "sim_conformance.h"
+#include "sim_dl.h"
 #include "sim_int.h"
+#include "sim_load.h"
+#include "sim_services.h"
 
 /* Exit codes of `ltisim launch`; usage errors also exit 2. */
 enum { EXIT_LAUNCHED = 0, EXIT_REJECTED = 1, EXIT_ERRORS = 2 };
@@ -39,6 +43,13 @@ static const char main_usage[] =
     "             signed id_tokens) until SIGINT or SIGTERM\n"
     "  launch     play one launch as a browser against a running platform and tool,\n"
     "             and report the outcome\n"
+    "  devkey     check a Canvas developer-key JSON file the way Canvas's form does\n"
+    "  conformance  run a directory of launch cases (certification layout) against a\n"
+    "             running platform and tool, one line per case\n"
+    "  load       drive many browsers through complete launches against a tool and\n"
+    "             report launches per second, latency percentiles and errors\n"
+    "  quiz       take a video quiz from an assignment and print the grade the\n"
+    "             simulated gradebook received\n"
     "\n"
     "Run 'ltisim COMMAND --help' for the options of a command.\n";
 
@@ -63,6 +74,8 @@ static const char platform_usage[] =
     "  --state-dir DIR        keep the signing keys in DIR/keys.json across restarts and\n"
     "                         write received deep-linking JWTs there\n"
     "  --hint-lifetime S      seconds a launch waits for its authorize request (default 300)\n"
+    "  --tool-jwks URL        the tool's public_jwk_url; deep-linking responses are then\n"
+    "                         verified against it as Canvas does (default: recorded only)\n"
     "  --log-level LEVEL      error, warn, info or debug (default info)\n"
     "  -h, --help             show this text\n"
     "\n"
@@ -70,13 +83,29 @@ static const char platform_usage[] =
     "sis_id (empty = unsubstituted $Person.sourcedId), claims (JSON object merged into\n"
     "the payload), header (JSON object merged into the JOSE header), kid, target,\n"
     "iat_offset and exp_offset (seconds), forge (alg_none, hs256_pubkey, bad_signature,\n"
-    "wrong_key).\n"
+    "wrong_key), raw_payload and raw_header (exact bytes to sign; $NONCE, $IAT, $EXP,\n"
+    "$ISS, $AUD, $DEPLOYMENT and $TARGET in the payload and $KID in the header are\n"
+    "replaced), storage=1 (send lti_storage_target with the login and the launch).\n"
+    "\n"
+    "GET /sim/course?answer=1|0|forge and the /sim/launch user parameters: a course\n"
+    "page that frames the launch; answer=1 answers lti.capabilities and hosts the\n"
+    "post_message_forwarding frame (lti.put_data, lti.get_data), answer=0 answers\n"
+    "nothing, answer=forge also posts a wrong get_data answer from the page itself.\n"
+    "Open it on localhost while the tool runs on 127.0.0.1 so the tool is third-party.\n"
     "\n"
     "Endpoints: GET " SIM_JWKS_PATH ", GET|POST " SIM_AUTHORIZE_PATH ",\n"
     "GET|POST /sim/launch, GET /sim/stats, POST /sim/rotate[?publish=0],\n"
     "POST /sim/jwks?mode=up|down|slow[&delay_ms=N], POST /sim/next-error?error=CODE,\n"
-    "POST /sim/tool?login=URL&launch=URL, POST /courses/ID/deep_linking_response,\n"
-    "GET /sim/deep-linking-response.\n";
+    "POST /sim/tool?login=URL&launch=URL[&jwks=URL],\n"
+    "POST /courses/ID/deep_linking_response (verified when the tool's JWKS URL is set),\n"
+    "GET /sim/deep-linking-response (the last JWT and its verification report).\n"
+    "Services (docs/services.md): POST /login/oauth2/token, GET /login/oauth2/auth,\n"
+    "AGS under /api/lti/courses/C/line_items, NRPS at /api/lti/courses/C/names_and_roles,\n"
+    "GET /api/v1/courses[/ID], GET /api/v1/users/self/profile; controls GET /sim/scores,\n"
+    "GET /sim/services/stats, POST /sim/services/fail?target=token|ags|nrps|rest&\n"
+    "mode=401|403|404|500|timeout|garbage[&count=N], POST /sim/services/config?\n"
+    "token_ttl=S&rest_token_ttl=S&roster_size=N&page_size=N, POST /sim/services/revoke,\n"
+    "POST /sim/lineitems?course=C&label=L&scoreMaximum=N.\n";
 
 static const char launch_usage[] =
     "Usage: ltisim launch --platform URL [OPTIONS]\n"
@@ -112,6 +141,10 @@ static const char launch_usage[] =
     "                         report that second outcome\n"
     "  --bad-state            replace the state before the launch POST\n"
     "  --no-cookies           never store or send cookies (like Safari with ITP)\n"
+    "  --pick IDS             deep linking: choose these entries (comma-separated) on the\n"
+    "                         tool's picker and post the response to the platform's\n"
+    "                         return URL; implies --message-type LtiDeepLinkingRequest\n"
+    "  --cancel               deep linking: cancel on the tool's picker (same default)\n"
     "  --timeout-ms N         connect and total timeout of each request in milliseconds\n"
     "                         (default 10000)\n"
     "  --json                 print one JSON object instead of text\n"
@@ -150,6 +183,7 @@ static int run_platform(int argc, char **argv)
         {"tool-launch", required_argument, NULL, 'U'},
         {"state-dir", required_argument, NULL, 's'},
         {"hint-lifetime", required_argument, NULL, 't'},
+        {"tool-jwks", required_argument, NULL, 'J'},
         {"log-level", required_argument, NULL, 'v'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -180,6 +214,7 @@ static int run_platform(int argc, char **argv)
         case 'L': snprintf(login, sizeof(login), "%s", optarg); break;
         case 'U': snprintf(launch, sizeof(launch), "%s", optarg); break;
         case 's': opts.state_dir = optarg; break;
+        case 'J': opts.tool_jwks_url = optarg; break;
         case 't':
             if (sim_parse_i64(optarg, &lifetime) != 0 || lifetime < 1 || lifetime > 86400) {
                 fprintf(stderr, "ltisim platform: --hint-lifetime must be 1 to 86400 seconds\n");
@@ -290,6 +325,9 @@ static void print_text(const sim_launch_result_t *r)
     for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
         if (rows[i].value != NULL)
             printf("%s: %s\n", rows[i].label, rows[i].value);
+    if (r->dl_status != 0)
+        printf("deep_linking_status: %ld\ndeep_linking_report: %s\n", r->dl_status,
+               r->dl_report != NULL ? r->dl_report : "");
 }
 
 static int run_launch(int argc, char **argv)
@@ -312,6 +350,8 @@ static int run_launch(int argc, char **argv)
         {"replay", no_argument, NULL, 'R'},
         {"bad-state", no_argument, NULL, 'B'},
         {"no-cookies", no_argument, NULL, 'N'},
+        {"pick", required_argument, NULL, 'K'},
+        {"cancel", no_argument, NULL, 'X'},
         {"timeout-ms", required_argument, NULL, 't'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
@@ -365,6 +405,8 @@ static int run_launch(int argc, char **argv)
         case 'R': opts.replay = 1; break;
         case 'B': opts.bad_state = 1; break;
         case 'N': opts.no_cookies = 1; break;
+        case 'K': opts.dl_pick = optarg; break;
+        case 'X': opts.dl_cancel = 1; break;
         case 't':
             if (sim_parse_i64(optarg, &number) != 0 || number < 1 || number > 600000) {
                 fprintf(stderr, "ltisim launch: --timeout-ms must be 1 to 600000\n");
@@ -391,6 +433,9 @@ static int run_launch(int argc, char **argv)
     }
     opts.claims_json = claims;
     opts.extra_params = extra.data;
+    /* --pick and --cancel play a deep-linking launch unless --message-type is given. */
+    if ((opts.dl_pick != NULL || opts.dl_cancel) && opts.message_type == NULL)
+        opts.message_type = "LtiDeepLinkingRequest";
     lti_log_open(NULL, LTI_LOG_WARN);
 
     sim_launch(&opts, &res);
@@ -404,6 +449,9 @@ static int run_launch(int argc, char **argv)
     rc = res.outcome == SIM_LAUNCHED   ? EXIT_LAUNCHED
          : res.outcome == SIM_REJECTED ? EXIT_REJECTED
                                        : EXIT_ERRORS;
+    /* A deep-linking response that the platform refused counts as rejected. */
+    if (rc == EXIT_LAUNCHED && (opts.dl_pick != NULL || opts.dl_cancel) && res.dl_status != 200)
+        rc = EXIT_REJECTED;
     sim_launch_result_clear(&res);
 out:
     free(claims);
@@ -422,8 +470,16 @@ int main(int argc, char **argv)
     int rc;
     if (strcmp(argv[1], "platform") == 0) {
         rc = run_platform(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "load") == 0) {
+        rc = sim_load_main(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "launch") == 0) {
         rc = run_launch(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "devkey") == 0) {
+        rc = sim_devkey_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "conformance") == 0) {
+        rc = sim_conformance_main(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "quiz") == 0) {
+        rc = sim_quiz_main(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "ltisim: unknown command '%s'; run 'ltisim --help'\n", argv[1]);
         rc = EXIT_ERRORS;

@@ -13,7 +13,9 @@
 #include <time.h>
 #include <unistd.h>
 #include "lti/log.h"
+#include "sim_dl.h"
 #include "sim_platform_int.h"
+#include "sim_services.h"
 
 #define HTML "text/html; charset=utf-8"
 #define TEXT "text/plain; charset=utf-8"
@@ -165,6 +167,10 @@ static int handle_launch(sim_platform_t *p, h2o_req_t *req, const sim_params_t *
     }
     free(target);
     launch->expires_at = sim_monotonic() + p->hint_lifetime;
+    /* storage=1 offers LTI Platform Storage the way Canvas does: the login
+     * and the launch both name the post_message_forwarding frame. */
+    const char *storage = sim_params_get(params, "storage");
+    launch->storage_offered = storage != NULL && strcmp(storage, "1") == 0;
 
     pthread_mutex_lock(&p->lock);
     launches_purge(p, sim_monotonic());
@@ -183,6 +189,8 @@ static int handle_launch(sim_platform_t *p, h2o_req_t *req, const sim_params_t *
         sim_params_add(&fields, "lti_deployment_id", p->deployment_id);
         sim_params_add(&fields, "canvas_environment", "prod");
         sim_params_add(&fields, "canvas_region", "us-east-1");
+        if (launch->storage_offered)
+            sim_params_add(&fields, "lti_storage_target", SIM_STORAGE_TARGET);
     }
     char *login_url = strdup(p->tool_login);
     pthread_mutex_unlock(&p->lock);
@@ -257,6 +265,27 @@ static const char *take_launch(sim_platform_t *p, const char *hint, const char *
     return "launch_no_longer_valid";
 }
 
+/* Keeps the deep_linking_settings of a deep-linking launch under the path
+ * and query of its return URL, which Canvas also uses to find the request
+ * when the response arrives. Caller holds the lock. */
+static void remember_dl_request(sim_platform_t *p, const sim_launch_req_t *launch,
+                                json_t *payload)
+{
+    json_t *settings = json_object_get(
+        payload, "https://purl.imsglobal.org/spec/lti-dl/claim/deep_linking_settings");
+    const char *url = json_string_value(json_object_get(settings, "deep_link_return_url"));
+    size_t base_len = strlen(p->base_url);
+    if (url == NULL || strncmp(url, p->base_url, base_len) != 0)
+        return;
+    /* NOTE: a full table is emptied rather than aged; tests and demos stay
+     * far below this many open deep-linking requests. */
+    if (json_object_size(p->dl_requests) >= SIM_MAX_LAUNCHES)
+        json_object_clear(p->dl_requests);
+    json_object_set_new(p->dl_requests, url + base_len,
+                        json_pack("{s:s,s:O}", "placement", launch->placement, "settings",
+                                  settings));
+}
+
 /* Builds and signs the id_token for `launch`. Caller holds the lock. */
 static char *issue_id_token(sim_platform_t *p, const sim_launch_req_t *launch, const char *nonce,
                             char *err, size_t errlen)
@@ -267,6 +296,7 @@ static char *issue_id_token(sim_platform_t *p, const sim_launch_req_t *launch, c
                            .base_url = p->base_url,
                            .platform_guid = p->guid};
     json_t *payload = sim_claims_build(&ctx, launch, nonce, (int64_t)time(NULL));
+    remember_dl_request(p, launch, payload);
     char *token = sim_token_sign(&p->keys, launch, payload, err, errlen);
     json_decref(payload);
     if (token != NULL)
@@ -275,7 +305,7 @@ static char *issue_id_token(sim_platform_t *p, const sim_launch_req_t *launch, c
 }
 
 static int authorize_success(h2o_req_t *req, const char *redirect_uri, const char *id_token,
-                             const char *state)
+                             const char *state, int storage_offered)
 {
     char authenticity[65];
     sim_random_hex(authenticity, 32);
@@ -286,6 +316,8 @@ static int authorize_success(h2o_req_t *req, const char *redirect_uri, const cha
     sim_params_add(&fields, "id_token", id_token);
     if (state != NULL)
         sim_params_add(&fields, "state", state);
+    if (storage_offered)
+        sim_params_add(&fields, "lti_storage_target", SIM_STORAGE_TARGET);
     respond_form(req, "Launching tool", redirect_uri, &fields);
     sim_params_clear(&fields);
     return 0;
@@ -365,7 +397,7 @@ static int handle_authorize(sim_platform_t *p, h2o_req_t *req, const sim_params_
                             launch->forge,
                             NULL};
         lti_log_kv(LTI_LOG_INFO, "sim", "id_token issued", kv);
-        authorize_success(req, redirect_uri, id_token, state);
+        authorize_success(req, redirect_uri, id_token, state, launch->storage_offered);
     }
     free(id_token);
     sim_launch_req_free(launch);
@@ -445,8 +477,10 @@ static int handle_next_error(sim_platform_t *p, h2o_req_t *req, const sim_params
 
 static int handle_tool(sim_platform_t *p, h2o_req_t *req, const sim_params_t *params)
 {
+    const char *jwks = sim_params_get(params, "jwks");
     if (sim_platform_set_tool(p, sim_params_get(params, "login"),
-                              sim_params_get(params, "launch")) != 0)
+                              sim_params_get(params, "launch")) != 0 ||
+        (jwks != NULL && sim_platform_set_tool_jwks(p, jwks) != 0))
         return respond_text(req, 500, "out of memory\n");
     pthread_mutex_lock(&p->lock);
     json_t *doc = json_pack("{s:s,s:s}", "login", p->tool_login, "launch", p->tool_launch);
@@ -469,7 +503,51 @@ static void save_dl_jwt(const sim_platform_t *p, const char *jwt)
         close(fd);
 }
 
-/* POST /courses/<id>/deep_linking_response: records the tool's JWT. */
+/* Verifies a response as Canvas does, when the tool's public_jwk_url is
+ * known, and keeps the report. Returns the report (new reference) or NULL
+ * when verification is off. The key set is fetched without holding the
+ * lock. */
+static json_t *verify_dl_response(sim_platform_t *p, h2o_req_t *req, const char *jwt)
+{
+    char path[4096];
+    snprintf(path, sizeof(path), "%.*s", (int)req->path.len, req->path.base);
+
+    pthread_mutex_lock(&p->lock);
+    char *jwks = p->tool_jwks != NULL ? strdup(p->tool_jwks) : NULL;
+    json_t *request = json_incref(json_object_get(p->dl_requests, path));
+    char *issuer = strdup(p->issuer), *client_id = strdup(p->client_id);
+    char *deployment_id = strdup(p->deployment_id);
+    char *tool_url = strdup(p->tool_launch);
+    pthread_mutex_unlock(&p->lock);
+
+    json_t *report = NULL;
+    if (jwks != NULL) {
+        sim_dl_expect_t expect = {
+            .issuer = issuer,
+            .client_id = client_id,
+            .deployment_id = deployment_id,
+            .placement = json_string_value(json_object_get(request, "placement")),
+            .settings = json_object_get(request, "settings"),
+            .tool_url = tool_url,
+        };
+        report = sim_dl_verify(&expect, jwks, jwt, 5000);
+        pthread_mutex_lock(&p->lock);
+        json_decref(p->last_dl_result);
+        p->last_dl_result = json_incref(report);
+        pthread_mutex_unlock(&p->lock);
+    }
+    json_decref(request);
+    free(jwks);
+    free(issuer);
+    free(client_id);
+    free(deployment_id);
+    free(tool_url);
+    return report;
+}
+
+/* POST /courses/<id>/deep_linking_response: records the tool's JWT, and
+ * verifies it when the tool's key set URL is known. Like Canvas, a response
+ * that fails verification gets HTTP 400 with {"errors": {"jwt": [...]}}. */
 static int handle_deep_linking_response(sim_platform_t *p, h2o_req_t *req,
                                         const sim_params_t *params)
 {
@@ -486,15 +564,27 @@ static int handle_deep_linking_response(sim_platform_t *p, h2o_req_t *req,
     save_dl_jwt(p, copy);
     pthread_mutex_unlock(&p->lock);
     lti_log(LTI_LOG_INFO, "sim", "deep linking response received (%zu bytes)", strlen(jwt));
-    return respond_text(req, 200, "received\n");
+    json_t *report = verify_dl_response(p, req, jwt);
+    if (report == NULL)
+        return respond_text(req, 200, "received\n");
+    int valid = json_is_true(json_object_get(report, "valid"));
+    const char *kv[] = {"valid", valid ? "true" : "false", "placement",
+                        json_string_value(json_object_get(report, "placement")), NULL};
+    lti_log_kv(valid ? LTI_LOG_INFO : LTI_LOG_WARN, "sim", "deep linking response verified", kv);
+    if (valid)
+        return sim_server_respond_json(req, 200, report);
+    json_t *body = json_pack("{s:{s:[O]},s:o}", "errors", "jwt", json_object_get(report, "error"),
+                             "report", report);
+    return sim_server_respond_json(req, 400, body);
 }
 
 static int handle_last_dl(sim_platform_t *p, h2o_req_t *req)
 {
     pthread_mutex_lock(&p->lock);
-    json_t *doc = json_pack("{s:o,s:I}", "jwt",
+    json_t *doc = json_pack("{s:o,s:I,s:O}", "jwt",
                             p->last_dl_jwt != NULL ? json_string(p->last_dl_jwt) : json_null(),
-                            "count", (json_int_t)p->stats.deep_linking_responses);
+                            "count", (json_int_t)p->stats.deep_linking_responses, "verification",
+                            p->last_dl_result != NULL ? p->last_dl_result : json_null());
     pthread_mutex_unlock(&p->lock);
     return sim_server_respond_json(req, 200, doc);
 }
@@ -529,6 +619,8 @@ int sim_platform_on_req(sim_platform_t *p, h2o_req_t *req)
     } else if (path_is(req, SIM_AUTHORIZE_PATH) || path_is(req, "/api/lti/authorize")) {
         rc = get || post ? handle_authorize(p, req, &params)
                          : respond_text(req, 405, "use GET or POST\n");
+    } else if (sim_storage_route(p->base_url, req, &params, &rc)) {
+        /* course page and storage frames (sim_storage.c) */
     } else if (path_is(req, "/sim/launch")) {
         rc = get || post ? handle_launch(p, req, &params)
                          : respond_text(req, 405, "use GET or POST\n");
@@ -548,7 +640,7 @@ int sim_platform_on_req(sim_platform_t *p, h2o_req_t *req)
     } else if (is_deep_linking_path(req)) {
         rc = post ? handle_deep_linking_response(p, req, &params)
                   : respond_text(req, 405, "use POST\n");
-    } else {
+    } else if ((rc = sim_services_on_req(p, req, &params)) == SIM_SVC_UNHANDLED) {
         rc = respond_text(req, 404, "not found\n");
     }
     sim_params_clear(&params);
@@ -653,6 +745,26 @@ char *sim_platform_jwks_json(sim_platform_t *p)
     char *jwks = sim_keyring_jwks(&p->keys);
     pthread_mutex_unlock(&p->lock);
     return jwks;
+}
+
+json_t *sim_platform_last_deep_linking_result(sim_platform_t *p)
+{
+    pthread_mutex_lock(&p->lock);
+    json_t *report = json_incref(p->last_dl_result);
+    pthread_mutex_unlock(&p->lock);
+    return report;
+}
+
+int sim_platform_set_tool_jwks(sim_platform_t *p, const char *url)
+{
+    char *copy = url != NULL ? strdup(url) : NULL;
+    if (url != NULL && copy == NULL)
+        return -1;
+    pthread_mutex_lock(&p->lock);
+    free(p->tool_jwks);
+    p->tool_jwks = copy;
+    pthread_mutex_unlock(&p->lock);
+    return 0;
 }
 
 char *sim_platform_last_deep_linking_jwt(sim_platform_t *p)

@@ -36,6 +36,10 @@ struct sim_platform {
     char next_error[40];
     sim_platform_stats_t stats;
     char *last_dl_jwt;
+    char *tool_jwks;           /* the tool's public_jwk_url, or NULL */
+    json_t *dl_requests;       /* object: return URL path and query -> {placement, settings} */
+    json_t *last_dl_result;    /* verification report of the last response, or NULL */
+    struct sim_services *services; /* LTI Advantage and REST state (sim_services.c) */
 
     /* Fixed once started. */
     char base_url[80];
@@ -60,6 +64,10 @@ struct sim_platform {
     int thread_started;
     atomic_int stop;
 };
+
+/* sim_storage.c: the course page and the storage frames for browser tests.
+ * Returns 1 and sets *rc when `req` is one of its paths. */
+int sim_storage_route(const char *base, h2o_req_t *req, const sim_params_t *params, int *rc);
 
 /* sim_server.c */
 int sim_server_respond(h2o_req_t *req, int status, const char *content_type, const char *body,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "lti/log.h"
 #include "sim_platform_int.h"
+#include "sim_services.h"
 
 /* Period in ms of the check for delayed responses, so a delay overshoots by at most this. */
 #define TICK_MS 50
@@ -215,7 +216,7 @@ static void *loop_main(void *arg)
          * context is disposed, so a stuck connection leaks the loop. */
         lti_log(LTI_LOG_WARN, "sim", "platform stopped with %zu connections still open",
                 p->n_conns);
-        return NULL;
+        return p; /* sim_platform_stop then keeps `p` instead of freeing it */
     }
     h2o_timeout_dispose(p->loop, &p->tick);
     h2o_context_dispose(&p->ctx);
@@ -287,6 +288,8 @@ static int copy_options(sim_platform_t *p, const sim_platform_opts_t *opts)
     p->tool_login = dup_or(opts->tool_login_url, SIM_DEFAULT_TOOL_BASE SIM_LOGIN_PATH);
     p->tool_launch = dup_or(opts->tool_launch_url, SIM_DEFAULT_TOOL_BASE SIM_LAUNCH_PATH);
     p->state_dir = opts->state_dir != NULL ? strdup(opts->state_dir) : NULL;
+    p->tool_jwks = opts->tool_jwks_url != NULL ? strdup(opts->tool_jwks_url) : NULL;
+    p->dl_requests = json_object();
     p->hint_lifetime = opts->hint_lifetime != 0 ? opts->hint_lifetime : SIM_DEFAULT_HINT_LIFETIME;
     p->slow_ms = SIM_DEFAULT_SLOW_MS;
     /* Canvas's tool_platform.guid is a random string with a ":canvas-lms" suffix. */
@@ -324,6 +327,28 @@ static void setup_h2o(sim_platform_t *p, int fd)
     p->h2o_ready = 1;
 }
 
+/* Platforms whose loop could not be disposed because connections were
+ * still open at stop. They stay referenced here for the life of the
+ * process: the undisposed h2o context lives inside the struct, and keeping
+ * it reachable shows LeakSanitizer that this memory is kept on purpose. */
+#define MAX_KEPT_PLATFORMS 64
+static sim_platform_t *kept_platforms[MAX_KEPT_PLATFORMS];
+static size_t n_kept_platforms;
+static pthread_mutex_t kept_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Returns 1 when `p` was added to kept_platforms, 0 when the list is full. */
+static int keep_platform(sim_platform_t *p)
+{
+    int kept = 0;
+    pthread_mutex_lock(&kept_lock);
+    if (n_kept_platforms < MAX_KEPT_PLATFORMS) {
+        kept_platforms[n_kept_platforms++] = p;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&kept_lock);
+    return kept;
+}
+
 static void free_platform(sim_platform_t *p)
 {
     for (size_t i = 0; i < p->n_launches; i++) {
@@ -339,6 +364,10 @@ static void free_platform(sim_platform_t *p)
     free(p->tool_launch);
     free(p->state_dir);
     free(p->last_dl_jwt);
+    free(p->tool_jwks);
+    json_decref(p->dl_requests);
+    json_decref(p->last_dl_result);
+    sim_services_free(p->services);
     pthread_mutex_destroy(&p->lock);
     free(p);
 }
@@ -404,11 +433,14 @@ void sim_platform_stop(sim_platform_t *p)
 {
     if (p == NULL)
         return;
+    void *undisposed = NULL;
     atomic_store(&p->stop, 1);
     if (p->thread_started)
-        pthread_join(p->thread, NULL);
+        pthread_join(p->thread, &undisposed);
     const char *kv[] = {"url", p->base_url, NULL};
     lti_log_kv(LTI_LOG_INFO, "sim", "platform stopped", kv);
+    if (undisposed != NULL && keep_platform(p))
+        return;
     free_platform(p);
 }
 

@@ -165,6 +165,10 @@ int sim_launch_req_parse(sim_launch_req_t *req, const sim_params_t *params,
     req->sis_id = sis != NULL ? strdup(sis) : NULL;
     req->kid = kid != NULL ? strdup(kid) : NULL;
     req->forge = forge != NULL && forge[0] != '\0' ? strdup(forge) : NULL;
+    const char *raw_payload = sim_params_get(params, "raw_payload");
+    const char *raw_header = sim_params_get(params, "raw_header");
+    req->raw_payload = raw_payload != NULL && raw_payload[0] != '\0' ? strdup(raw_payload) : NULL;
+    req->raw_header = raw_header != NULL && raw_header[0] != '\0' ? strdup(raw_header) : NULL;
 
     if (!is_utf8(req->name) || !is_utf8(req->email) || !is_utf8(req->target_link_uri) ||
         (req->kid != NULL && !is_utf8(req->kid)) ||
@@ -225,6 +229,8 @@ void sim_launch_req_free(sim_launch_req_t *req)
     free(req->target_link_uri);
     free(req->kid);
     free(req->forge);
+    free(req->raw_payload);
+    free(req->raw_header);
     json_decref(req->claims);
     json_decref(req->header);
     memset(req, 0, sizeof(*req));
@@ -443,6 +449,60 @@ json_t *sim_claims_build(const sim_token_ctx_t *ctx, const sim_launch_req_t *req
     return p;
 }
 
+/* Returns `text` with each placeholder names[i] replaced by values[i]
+ * (malloc'd), or NULL when the result exceeds 1 MiB. */
+static char *substitute(const char *text, const char *const *names, const char *const *values,
+                        size_t n)
+{
+    sim_buf_t b;
+    sim_buf_init(&b, 1024 * 1024);
+    for (const char *p = text; *p != '\0';) {
+        size_t i = 0;
+        while (i < n && strncmp(p, names[i], strlen(names[i])) != 0)
+            i++;
+        if (i < n) {
+            sim_buf_puts(&b, values[i]);
+            p += strlen(names[i]);
+        } else {
+            sim_buf_append(&b, p, 1);
+            p++;
+        }
+    }
+    if (b.overflow || b.data == NULL) {
+        sim_buf_free(&b);
+        return NULL;
+    }
+    return sim_buf_steal(&b);
+}
+
+/* Writes claim `name` of `payload` as text: strings bare, numbers as digits. */
+static void claim_text(json_t *payload, const char *name, char *out, size_t outlen)
+{
+    json_t *v = json_object_get(payload, name);
+    if (json_is_string(v))
+        snprintf(out, outlen, "%s", json_string_value(v));
+    else if (json_is_integer(v))
+        snprintf(out, outlen, "%lld", (long long)json_integer_value(v));
+    else
+        out[0] = '\0';
+}
+
+/* Returns the raw payload of `req` with its placeholders filled from `payload`. */
+static char *raw_payload_text(const sim_launch_req_t *req, json_t *payload)
+{
+    static const char *const names[] = {"$NONCE", "$IAT", "$EXP", "$ISS", "$AUD", "$DEPLOYMENT",
+                                        "$TARGET"};
+    static const char *const claims[] = {"nonce", "iat", "exp", "iss", "aud", CLAIM "deployment_id",
+                                         CLAIM "target_link_uri"};
+    char values[7][512];
+    const char *ptrs[7];
+    for (size_t i = 0; i < 7; i++) {
+        claim_text(payload, claims[i], values[i], sizeof(values[i]));
+        ptrs[i] = values[i];
+    }
+    return substitute(req->raw_payload, names, ptrs, 7);
+}
+
 /* Signs with OpenSSL: the merged header, then one of the forged forms. */
 static char *sign_special(const sim_keyring_t *ring, const sim_launch_req_t *req,
                           const char *payload, char *err, size_t errlen)
@@ -459,7 +519,13 @@ static char *sign_special(const sim_keyring_t *ring, const sim_launch_req_t *req
                                req->kid != NULL ? req->kid : key->kid);
     if (req->header != NULL)
         sim_json_merge(header, req->header);
-    char *header_text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *header_text = NULL;
+    if (req->raw_header != NULL) {
+        const char *name = "$KID", *value = key->kid;
+        header_text = substitute(req->raw_header, &name, &value, 1);
+    } else {
+        header_text = json_dumps(header, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    }
     json_decref(header);
     char *token = NULL;
     EVP_PKEY *other = NULL;
@@ -499,13 +565,16 @@ out:
 char *sim_token_sign(const sim_keyring_t *ring, const sim_launch_req_t *req, json_t *payload,
                      char *err, size_t errlen)
 {
-    char *payload_text = json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *payload_text = req->raw_payload != NULL
+                             ? raw_payload_text(req, payload)
+                             : json_dumps(payload, JSON_COMPACT | JSON_PRESERVE_ORDER);
     char *token = NULL;
     if (payload_text == NULL) {
         snprintf(err, errlen, "payload does not serialize");
         return NULL;
     }
-    if (req->header != NULL || req->forge != NULL) {
+    if (req->header != NULL || req->forge != NULL || req->raw_payload != NULL ||
+        req->raw_header != NULL) {
         token = sign_special(ring, req, payload_text, err, errlen);
     } else {
         token = sim_keyring_sign(ring, payload_text, req->kid);

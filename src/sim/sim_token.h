@@ -21,11 +21,15 @@ typedef struct sim_launch_req {
     char *forge;           /* NULL, or one of the modes listed in sim_token_forge_modes */
     json_t *claims;        /* merged into the payload last; NULL value deletes a claim */
     json_t *header;        /* merged into the JOSE header; signing then bypasses libjwt */
+    /* Exact bytes to sign instead of the built payload or header, after the
+     * placeholders listed at sim_token_sign are replaced; NULL = unused. */
+    char *raw_payload, *raw_header;
     int64_t iat_offset;    /* seconds added to now */
     int64_t exp_offset;    /* seconds from iat to exp */
     char login_hint[41];   /* opaque per-user id, 40 hex digits */
     char message_hint[65]; /* random, the key of the launch */
     double expires_at;     /* monotonic seconds */
+    int storage_offered;   /* lti_storage_target goes with the login and the launch */
 } sim_launch_req_t;
 
 /* Platform facts placed into every token. */
@@ -53,8 +57,11 @@ json_t *sim_claims_build(const sim_token_ctx_t *ctx, const sim_launch_req_t *req
 
 /* Signs `payload` for `req`: through libjwt with the present key and
  * header {"typ","alg","kid"} normally; with OpenSSL directly when the launch
- * requests a merged header or a forged signature. Returns a malloc'd token,
- * or NULL with a message in `err`. */
+ * requests a merged header, a raw payload or header, or a forged signature.
+ * In `raw_payload` the placeholders $NONCE, $IAT, $EXP, $ISS, $AUD,
+ * $DEPLOYMENT and $TARGET become the values of `payload` (strings without
+ * quotes, numbers as digits); in `raw_header`, $KID becomes the signing kid.
+ * Returns a malloc'd token, or NULL with a message in `err`. */
 char *sim_token_sign(const sim_keyring_t *ring, const sim_launch_req_t *req, json_t *payload,
                      char *err, size_t errlen);
 

@@ -185,7 +185,9 @@ static void mem_destroy(lti_store_t *store)
     free(self);
 }
 
-static const lti_store_ops_t memory_ops = {mem_put_nx, mem_take, mem_count, mem_destroy};
+static const lti_store_ops_t memory_ops = {
+    .put_nx = mem_put_nx, .take = mem_take, .count = mem_count, .destroy = mem_destroy,
+};
 
 lti_store_t *lti_store_memory_new(size_t max_entries)
 {

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -47,12 +48,38 @@ static int write_key(const char *path)
     return ok ? 0 : -1;
 }
 
+/* Returns `text` with each "$PLATFORM" replaced by the platform's base URL
+ * (malloc'd), for settings that name the simulated Canvas. */
+static char *with_platform_url(const char *text, const char *base)
+{
+    size_t n = 0, blen = strlen(base);
+    for (const char *p = text; (p = strstr(p, "$PLATFORM")) != NULL; p += 9)
+        n++;
+    char *out = malloc(strlen(text) + n * blen + 1), *o = out;
+    if (out == NULL)
+        return NULL;
+    for (const char *p = text; *p != '\0';) {
+        if (strncmp(p, "$PLATFORM", 9) == 0) {
+            memcpy(o, base, blen);
+            o += blen;
+            p += 9;
+        } else {
+            *o++ = *p++;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 static int write_config(harness_t *h, const harness_opts_t *opts)
 {
     const char *base = sim_platform_base_url(h->platform);
-    FILE *fp = fopen(h->config_path, "w");
-    if (fp == NULL)
+    char *extra = with_platform_url(opts && opts->extra_yaml ? opts->extra_yaml : "", base);
+    FILE *fp = extra != NULL ? fopen(h->config_path, "w") : NULL;
+    if (fp == NULL) {
+        free(extra);
         return -1;
+    }
     fprintf(fp,
             "server:\n"
             "  listen: [\"127.0.0.1:%u\"]\n"
@@ -60,6 +87,7 @@ static int write_config(harness_t *h, const harness_opts_t *opts)
             "  threads: 2\n"
             "  logFile: %s\n"
             "  logLevel: debug\n"
+            "%s"
             "hosted:\n"
             "  authMethod: lti1.3\n"
             "  lti13ServicePrivateKey: tool-key.pem\n"
@@ -72,18 +100,22 @@ static int write_config(harness_t *h, const harness_opts_t *opts)
             "    lti13ClientID: \"%s\"\n"
             "    lti13PlatformOidcAuthUrl: %s/api/lti/authorize_redirect\n"
             "    lti13AuthTokenUrl: %s/login/oauth2/token\n"
-            "    lti13KeysUrl: %s/api/lti/security/jwks\n"
+            "    lti13KeysUrl: %s%s\n"
             "    selfHosted: true\n"
             "    allowHttpLoopback: true\n"
             "    deploymentIds: [\"%s\"]\n"
             "%s"
             "%s",
             h->tool_port, h->tool_base, h->log_path,
+            opts && opts->extra_server_yaml ? opts->extra_server_yaml : "",
             opts && opts->extra_hosted_yaml ? opts->extra_hosted_yaml : "",
-            sim_platform_issuer(h->platform), SIM_DEFAULT_CLIENT_ID, base, base, base,
-            SIM_DEFAULT_DEPLOYMENT_ID,
-            opts && opts->extra_platform_yaml ? opts->extra_platform_yaml : "",
-            opts && opts->extra_yaml ? opts->extra_yaml : "");
+            sim_platform_issuer(h->platform),
+            opts && opts->client_id ? opts->client_id : SIM_DEFAULT_CLIENT_ID, base, base,
+            opts && opts->keys_url ? "" : base,
+            opts && opts->keys_url ? opts->keys_url : "/api/lti/security/jwks",
+            opts && opts->deployment_id ? opts->deployment_id : SIM_DEFAULT_DEPLOYMENT_ID,
+            opts && opts->extra_platform_yaml ? opts->extra_platform_yaml : "", extra);
+    free(extra);
     return fclose(fp);
 }
 
@@ -126,6 +158,11 @@ int harness_start(harness_t *h, const harness_opts_t *opts)
     snprintf(launch, sizeof(launch), "%s%s", h->tool_base, SIM_LAUNCH_PATH);
 
     sim_platform_opts_t po = {.tool_login_url = login, .tool_launch_url = launch};
+    if (opts != NULL) {
+        po.issuer = opts->issuer;
+        po.client_id = opts->client_id;
+        po.deployment_id = opts->deployment_id;
+    }
     h->platform = sim_platform_start(&po, errbuf, sizeof(errbuf));
     if (h->platform == NULL) {
         fprintf(stderr, "harness: platform did not start: %s\n", errbuf);
@@ -137,6 +174,9 @@ int harness_start(harness_t *h, const harness_opts_t *opts)
     }
     h->tool_pid = fork();
     if (h->tool_pid == 0) {
+        /* A failed assertion skips harness_stop; the service must still not
+         * outlive the test, or it holds CTest's output pipe open. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);
         execl(bin, "ltigate", "--config", h->config_path, (char *)NULL);

@@ -24,7 +24,12 @@ typedef struct harness {
 typedef struct harness_opts {
     const char *extra_hosted_yaml;   /* lines appended to the hosted section */
     const char *extra_platform_yaml; /* lines appended to the platform entry */
-    const char *extra_yaml;          /* whole sections appended at the end */
+    const char *extra_yaml;          /* whole sections appended at the end; each "$PLATFORM"
+                                        becomes the simulated platform's base URL */
+    /* Registration of the simulated platform; NULL = the simulator defaults. */
+    const char *issuer, *client_id, *deployment_id;
+    const char *extra_server_yaml; /* lines appended to the server section */
+    const char *keys_url;          /* lti13KeysUrl; NULL = the platform's key set */
 } harness_opts_t;
 
 /* Starts the platform and ltigate and waits until /healthz answers.

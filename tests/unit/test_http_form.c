@@ -11,8 +11,14 @@
 static lti_reason_t parse(const char *body, lti_form_t *form)
 {
     static h2o_mem_pool_t pool;
+    static int pool_used;
     lti_err_t err = {0};
+    /* The previous form's values are no longer read, so its pool is freed
+     * here rather than leaked (LeakSanitizer runs this test too). */
+    if (pool_used)
+        h2o_mem_clear_pool(&pool);
     h2o_mem_init_pool(&pool);
+    pool_used = 1;
     return lti_form_parse(&pool, body, strlen(body), form, &err);
 }
 
