@@ -476,8 +476,8 @@ plot "{data}" using 1:2 with linespoints lw 2 title "split: launch POSTs/s", \\
         w(f"| 4 | full mode against the do-nothing handler, c=64 (same generator, same "
           f"signing, every request to /healthz) | {b:,.0f}/s | ltigate full mode at "
           f"{100 * f64 / b:.0f} % of it |")
-        w("| 5 | deep-link responses/s per core | pending | the deep-linking endpoint is not "
-          "in ltigate yet |")
+        w("| 5 | deep-link responses/s per core | pending | ltisim load has no deep-linking "
+          "round trip yet |")
         w(f"| 6 | peak RSS under load (after the full-mode runs) | "
           f"{r['rss_full_kb'] / 1024:.1f} MiB | |")
         w(f"| 6 | peak RSS after all runs (the split runs hold up to "
@@ -571,6 +571,28 @@ generator reports its own CPU time per launch in every `ltisim load` report.
 """
 
 
+def cluster_section(build, quick):
+    """Runs scripts/cluster-bench.py (memory store, Redis store, two Redis-backed
+    instances behind HAProxy) and returns its table as a Markdown section, or a
+    line saying why it did not run."""
+    head = "\n## Shared store: Redis and two instances\n\n"
+    if shutil.which("redis-server") is None or shutil.which("haproxy") is None:
+        return head + "Not measured: redis-server or haproxy is not installed.\n"
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts",
+                          "cluster-bench.py")
+    argv = [sys.executable, script, build, "--count", "2000" if quick else "5000",
+            "--repeat", "1" if quick else "3"]
+    log("running " + " ".join(argv[1:]))
+    try:
+        run = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             timeout=300)
+    except subprocess.TimeoutExpired:
+        return head + "Not measured: scripts/cluster-bench.py ran longer than 300 s.\n"
+    if run.returncode != 0:
+        return head + f"Not measured: scripts/cluster-bench.py exited with {run.returncode}.\n"
+    return head + run.stdout
+
+
 def main():
     ap = argparse.ArgumentParser(description="Benchmark ltigate on this machine.")
     ap.add_argument("build", help="CMake build directory with ltigate, ltisim, bench_rsa")
@@ -587,6 +609,7 @@ def main():
         have_plot = b.plot(os.path.join(out_dir, svg_name))
         command = args.command or " ".join(["bench/bench.py"] + sys.argv[1:])
         md = b.markdown(command, svg_name if have_plot else None)
+        md += cluster_section(args.build, args.quick)
         with open(args.out, "w") as f:
             f.write(DOC_HEAD + "\n" + md)
         with open(os.path.join(b.build, "bench-results.json"), "w") as f:
