@@ -16,6 +16,7 @@
 #include "lti/jwks.h"
 #include "lti/jwks_cache.h"
 #include "lti/log.h"
+#include "lti/outbound.h"
 
 /* Failed fetches back off from 30 s to 15 min while stale keys still serve,
  * and from 1 s to 30 s while there are no keys at all, so that a platform
@@ -126,36 +127,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Refuses connections to addresses a key set may not come from: loopback
- * unless the registration allows loopback test hosts, and link-local
- * (cloud metadata), private and unspecified ranges always. Checked on the
- * address actually connected to, so DNS rebinding cannot get around it. */
-static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    const lti_platform_cfg_t *platform = arg;
-    int loopback = 0, forbidden = 0;
-
-    if (addr->family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&addr->addr;
-        uint32_t a = ntohl(sin->sin_addr.s_addr);
-        loopback = (a >> 24) == 127;
-        forbidden = (a >> 24) == 0 || (a >> 24) == 10 || (a >> 16) == 0xa9fe ||
-                    (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1);
-    } else if (addr->family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&addr->addr;
-        const unsigned char *b = sin6->sin6_addr.s6_addr;
-        loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-        forbidden = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
-                    IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) || (b[0] & 0xfe) == 0xfc ||
-                    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr);
-    } else {
-        forbidden = 1;
-    }
-    if (forbidden || (loopback && !platform->allow_http_loopback))
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype, addr->protocol);
-}
-
 /* Fetches one key set. Returns 0 with `out` filled, or -1 with `why`. */
 static int fetch_keys(lti_jwks_cache_t *self, const lti_platform_cfg_t *platform,
                       lti_keyset_t *out, long *max_age, char *why, size_t whylen)
@@ -182,7 +153,7 @@ static int fetch_keys(lti_jwks_cache_t *self, const lti_platform_cfg_t *platform
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &buf);
-    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, lti_outbound_open_socket);
     curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, (void *)platform);
     curl_easy_setopt(curl, CURLOPT_USERAGENT, "ltigate");
 

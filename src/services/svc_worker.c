@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 #include "lti/jwt.h"
 #include "lti/log.h"
+#include "lti/outbound.h"
 #include "lti/services.h"
 #include "svc_int.h"
 
@@ -91,36 +92,6 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *arg)
     return n;
 }
 
-/* Refuses addresses a platform service may not live on: loopback unless the
- * registration allows loopback test hosts; link-local (cloud metadata),
- * private, shared and unspecified ranges always. Checked on the address
- * actually connected to, so a DNS answer cannot redirect a call there. */
-static curl_socket_t open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *addr)
-{
-    const lti_platform_cfg_t *platform = arg;
-    int loopback = 0, forbidden = 0;
-
-    if (addr->family == AF_INET) {
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)&addr->addr;
-        uint32_t a = ntohl(sin->sin_addr.s_addr);
-        loopback = (a >> 24) == 127;
-        forbidden = (a >> 24) == 0 || (a >> 24) == 10 || (a >> 16) == 0xa9fe ||
-                    (a >> 20) == 0xac1 || (a >> 16) == 0xc0a8 || (a >> 22) == (100u << 2 | 1);
-    } else if (addr->family == AF_INET6) {
-        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&addr->addr;
-        const unsigned char *b = sin6->sin6_addr.s6_addr;
-        loopback = IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
-        forbidden = IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ||
-                    IN6_IS_ADDR_LINKLOCAL(&sin6->sin6_addr) || (b[0] & 0xfe) == 0xfc ||
-                    IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr);
-    } else {
-        forbidden = 1;
-    }
-    if (forbidden || (loopback && !platform->allow_http_loopback))
-        return CURL_SOCKET_BAD;
-    return socket(addr->family, addr->socktype, addr->protocol);
-}
-
 static xfer_t *xfer_new(lti_services_t *svc, const lti_platform_cfg_t *platform, const char *url,
                         size_t cap)
 {
@@ -147,7 +118,7 @@ static xfer_t *xfer_new(lti_services_t *svc, const lti_platform_cfg_t *platform,
     curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, lti_outbound_open_socket);
     curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, (void *)platform);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "ltigate");
     curl_easy_setopt(c, CURLOPT_PRIVATE, x);
