@@ -23,6 +23,7 @@
 #include "lti/services.h"
 
 typedef struct listener {
+    lti_server_t *server;
     h2o_socket_t *sock;
     h2o_accept_ctx_t accept_ctx;
 } listener_t;
@@ -42,6 +43,8 @@ struct lti_server {
     server_thread_t *threads;
     size_t n_threads;
     atomic_int stopping;
+    atomic_size_t connections; /* open client connections, all threads */
+    atomic_ulong refused;      /* connections closed at accept for being over the cap */
 };
 
 static const char stylesheet[] =
@@ -111,14 +114,39 @@ static int on_req(h2o_handler_t *handler, h2o_req_t *req)
     return 0;
 }
 
+static void on_connection_close(void *data)
+{
+    lti_server_t *server = data;
+    atomic_fetch_sub(&server->connections, 1);
+}
+
+/* Accepts one connection unless server.maxConnections are open already;
+ * one over the cap is closed at once, so idle or slow clients cannot pin
+ * more memory than the cap allows. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)
         return;
     listener_t *self = listener->data;
+    lti_server_t *server = self->server;
     h2o_socket_t *sock = h2o_evloop_socket_accept(listener);
-    if (sock != NULL)
-        h2o_accept(&self->accept_ctx, sock);
+    if (sock == NULL)
+        return;
+    if (atomic_fetch_add(&server->connections, 1) >= server->app->cfg->max_connections) {
+        atomic_fetch_sub(&server->connections, 1);
+        unsigned long refused = atomic_fetch_add(&server->refused, 1) + 1;
+        /* One line for the first refusal and then one per 1000, so a flood
+         * cannot flood the log too. */
+        if (refused == 1 || refused % 1000 == 0)
+            lti_log(LTI_LOG_WARN, "http",
+                    "connection refused: server.maxConnections (%zu) reached, %lu refused so far",
+                    server->app->cfg->max_connections, refused);
+        h2o_socket_close(sock);
+        return;
+    }
+    sock->on_close.cb = on_connection_close;
+    sock->on_close.data = server;
+    h2o_accept(&self->accept_ctx, sock);
 }
 
 /* Opens a listening socket for host:port with SO_REUSEPORT. */
@@ -149,12 +177,13 @@ static int open_listener(const lti_listen_cfg_t *l, char *errbuf, size_t errlen)
     return fd;
 }
 
-static void start_listeners(server_thread_t *self)
+static void start_listeners(server_thread_t *self, lti_server_t *server)
 {
     h2o_evloop_t *loop = self->thread.ctx.loop;
 
     for (size_t i = 0; i < self->n_listeners; i++) {
         listener_t *l = &self->listeners[i];
+        l->server = server;
         l->accept_ctx.ctx = &self->thread.ctx;
         l->accept_ctx.hosts = self->thread.ctx.globalconf->hosts;
         l->sock = h2o_evloop_socket_create(loop, self->fds[i], H2O_SOCKET_FLAG_DONT_READ);
@@ -178,7 +207,7 @@ static void *loop_main(void *arg)
     lti_store_t *store = server->app->store;
     if (store->ops->attach != NULL)
         store->ops->attach(store, self->thread.ctx.loop);
-    start_listeners(self);
+    start_listeners(self, server);
     while (!atomic_load(&server->stopping))
         h2o_evloop_run(self->thread.ctx.loop, 200);
     if (store->ops->detach != NULL)
