@@ -51,23 +51,29 @@ sed -e "s|@TOOL_PORT@|$tool_port|g" -e "s|@PLATFORM_PORT@|$platform_port|g" -e "
     --issuer https://ltiadvantagevalidator.imsglobal.org --client-id imstester_3dfad6d \
     --deployment-id testdeploy --tool-base "$tool" >"$dir/platform.out" 2>"$dir/platform.log" &
 sim_pid=$!
+
+# ltigate fetches the platform's keys at start; starting it only once the
+# simulator serves them keeps the first cases from meeting jwks_unavailable.
+wait_for() {
+    for _ in $(seq 1 100); do
+        if "$@"; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+fail_start() {
+    echo "conformance: $1; see $dir/ltigate.stderr, $dir/ltigate.log and $dir/platform.log" >&2
+    exit 2
+}
+wait_for curl -fs -o /dev/null "$platform/api/lti/security/jwks" ||
+    fail_start "the simulator did not start"
 "$build/ltigate" --config "$dir/ltigate.yaml" 2>"$dir/ltigate.stderr" &
 tool_pid=$!
-
-ready=0
-for _ in $(seq 1 100); do
-    if curl -fsS "$tool/healthz" >/dev/null 2>&1 &&
-        curl -fsS "$platform/api/lti/security/jwks" >/dev/null 2>&1; then
-        ready=1
-        break
-    fi
-    sleep 0.1
-done
-if [ "$ready" != 1 ]; then
-    echo "conformance: ltigate or the simulator did not start; see $dir/ltigate.stderr" \
-        "and $dir/platform.log" >&2
-    exit 2
-fi
+wait_for curl -fs -o /dev/null "$tool/healthz" || fail_start "ltigate did not start"
+wait_for grep -q 'key set fetched' "$dir/ltigate.log" ||
+    fail_start "ltigate did not fetch the platform's keys"
 
 echo "== $cases against ltigate on $tool (log: .conformance/ltigate.log)"
 status=0

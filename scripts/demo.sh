@@ -49,9 +49,8 @@ echo "== starting the simulated Canvas on $platform"
     --tool-launch "$tool/hosted/index/oauth2-launch" \
     --tool-jwks "$tool/hosted/index/jwks" >"$dir/platform.out" 2>"$dir/platform.log" &
 sim_pid=$!
-# ltigate fetches the platform keys at start and, after a failed fetch,
-# waits refetch_interval (30 s) before the next one, so the simulator must
-# serve its keys first.
+# ltigate fetches the platform keys at start and retries a failed fetch
+# only after a back-off, so the simulator must serve its keys first.
 for _ in $(seq 1 100); do
     curl -fsS "$platform/api/lti/security/jwks" >/dev/null 2>&1 && break
     sleep 0.1

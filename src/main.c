@@ -4,6 +4,7 @@
  * the store, the platform key cache and the deployment registry, starts the
  * HTTP threads and waits for SIGINT or SIGTERM.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -21,6 +22,29 @@ static volatile sig_atomic_t got_signal;
 static void on_signal(int sig)
 {
     got_signal = sig;
+}
+
+/* Returns 1 when the log file can be appended to (or created in its
+ * directory) without creating it; standard error always can. Sets errno
+ * when it returns 0. */
+static int log_file_writable(const char *path)
+{
+    if (path == NULL || strcmp(path, "stderr") == 0)
+        return 1;
+    if (access(path, W_OK) == 0)
+        return 1;
+    if (errno != ENOENT)
+        return 0;
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == NULL)
+        snprintf(dir, sizeof(dir), ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    return access(dir, W_OK) == 0;
 }
 
 static void usage(FILE *fp)
@@ -88,13 +112,24 @@ int main(int argc, char **argv)
             return 1;
         }
         lti_tool_free(checked);
-        printf("ltigate: %s is valid (%zu platform registrations)\n", config_path,
-               cfg->n_platforms);
+        if (!log_file_writable(cfg->log_file)) {
+            fprintf(stderr,
+                    "ltigate: server.logFile %s: %s; create its directory or give the "
+                    "service write access\n",
+                    cfg->log_file, strerror(errno));
+            lti_config_free(cfg);
+            return 1;
+        }
+        printf("ltigate: %s is valid (%zu platform registration%s)\n", config_path,
+               cfg->n_platforms, cfg->n_platforms == 1 ? "" : "s");
         lti_config_free(cfg);
         return 0;
     }
     if (lti_log_open(cfg->log_file, (lti_log_level_t)cfg->log_level) != 0) {
-        fprintf(stderr, "ltigate: cannot open log file %s\n", cfg->log_file);
+        fprintf(stderr,
+                "ltigate: server.logFile %s: cannot open for appending: %s; create its "
+                "directory or give the service write access\n",
+                cfg->log_file, strerror(errno));
         return 1;
     }
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -35,6 +35,13 @@ void lti_log_kv(lti_log_level_t level, const char *mod, const char *msg, const c
 void lti_log(lti_log_level_t level, const char *mod, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Writes a log-safe reference to a user ID into `out` (at least 16 bytes):
+ * "u-" and the first 12 hex digits of its SHA-256. Mapped user IDs are often
+ * login names or e-mail addresses, which the log must not contain; the
+ * reference still lets an admin match log lines with a known user. Returns
+ * `out`, or NULL when `user_id` is NULL. */
+const char *lti_log_user_ref(const char *user_id, char *out);
+
 #define LTI_LOG_ENABLED(level) ((int)(level) <= lti_log_threshold)
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <openssl/sha.h>
 #include "lti/log.h"
 
 int lti_log_threshold = LTI_LOG_INFO;
@@ -120,4 +121,15 @@ void lti_log(lti_log_level_t level, const char *mod, const char *fmt, ...)
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
     lti_log_kv(level, mod, msg, NULL);
+}
+
+const char *lti_log_user_ref(const char *user_id, char *out)
+{
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    if (user_id == NULL)
+        return NULL;
+    SHA256((const unsigned char *)user_id, strlen(user_id), digest);
+    snprintf(out, 16, "u-%02x%02x%02x%02x%02x%02x", digest[0], digest[1], digest[2], digest[3],
+             digest[4], digest[5]);
+    return out;
 }

@@ -131,11 +131,13 @@ static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value,
     free(cookie);
     lti_add_page_headers(req);
 
+    char user_ref[16];
     const char *kv[] = {"iss", self->platform->issuer, "client_id", self->platform->client_id,
                         "deployment_id", launch->deployment_id, "message_type",
                         launch->message_type == LTI_MSG_DEEP_LINKING ? "LtiDeepLinkingRequest"
                                                                      : "LtiResourceLinkRequest",
-                        "placement", launch->placement, "user_id", launch->user_id, "app_role",
+                        "placement", launch->placement, "user",
+                        lti_log_user_ref(launch->user_id, user_ref), "app_role",
                         launch->app_role, "outcome", "launched", NULL};
     lti_log_kv(LTI_LOG_INFO, "launch", NULL, kv);
     /* 303 makes the browser fetch the landing page with GET. */

@@ -212,7 +212,8 @@ static op_t *session_op(h2o_req_t *req, const char *mod, int staff, const lti_fo
         return NULL;
     }
     if (staff && !is_staff(app->cfg, fact(facts, "app_role"))) {
-        const char *kv[] = {"user_id", fact(facts, "user_id"), "app_role",
+        char user_ref[16];
+        const char *kv[] = {"user", lti_log_user_ref(fact(facts, "user_id"), user_ref), "app_role",
                             fact(facts, "app_role"), NULL};
         lti_send_reason(req, mod, LTI_R_service_forbidden, "role may not use this endpoint", kv);
         json_decref(facts);
@@ -289,8 +290,9 @@ static void reject_call(op_t *self, lti_svc_call_t *call)
     char status[16], detail[300];
     snprintf(status, sizeof(status), "%ld", call->status);
     snprintf(detail, sizeof(detail), "%s failed: %s", call->what, call->msg);
-    const char *kv[] = {"what", call->what, "platform_status", status, "user_id",
-                        fact(self->facts, "user_id"), NULL};
+    char user_ref[16];
+    const char *kv[] = {"what", call->what, "platform_status", status, "user",
+                        lti_log_user_ref(fact(self->facts, "user_id"), user_ref), NULL};
     lti_send_reason(self->req, self->mod, call->reason, detail, kv);
 }
 
@@ -406,7 +408,8 @@ static void quiz_scored(op_t *self, lti_svc_call_t *call)
     char given[32], maximum[32];
     snprintf(given, sizeof(given), "%g", self->given);
     snprintf(maximum, sizeof(maximum), "%g", self->maximum);
-    const char *kv[] = {"user_id", fact(self->facts, "user_id"), "context_id",
+    char user_ref[16];
+    const char *kv[] = {"user", lti_log_user_ref(fact(self->facts, "user_id"), user_ref), "context_id",
                         fact(self->facts, "context_id"), "score_given", given, "score_maximum",
                         maximum, "outcome", "score_posted", NULL};
     lti_log_kv(LTI_LOG_INFO, "quiz", NULL, kv);

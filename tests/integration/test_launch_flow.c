@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <cmocka.h>
 #include "harness.h"
 
@@ -316,6 +317,36 @@ static void error_page_names_reason(void **state)
     assert_string_equal(reason, "not_found");
 }
 
+/* --check must catch a log file that cannot be created, because the
+ * service would fail at start for that reason. */
+static void check_rejects_unwritable_log(void **state)
+{
+    char path[400], cmd[1024], line[1024];
+    snprintf(path, sizeof(path), "%s/bad-log.yaml", shared.dir);
+    FILE *in = fopen(shared.config_path, "r");
+    FILE *out = fopen(path, "w");
+    assert_non_null(in);
+    assert_non_null(out);
+    while (fgets(line, sizeof(line), in) != NULL) {
+        if (strncmp(line, "  logFile:", 10) == 0)
+            fputs("  logFile: /nonexistent-ltigate-dir/ltigate.log\n", out);
+        else
+            fputs(line, out);
+    }
+    fclose(in);
+    fclose(out);
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check >/dev/null 2>&1", getenv("LTIGATE_BIN"),
+             path);
+    int status = system(cmd);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 1);
+    snprintf(cmd, sizeof(cmd), "'%s' --config '%s' --check >/dev/null 2>&1", getenv("LTIGATE_BIN"),
+             shared.config_path);
+    status = system(cmd);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void method_and_media_type_rejected(void **state)
 {
     char reason[64];
@@ -370,6 +401,7 @@ int main(void)
         cmocka_unit_test(log_has_no_token_or_state),
         cmocka_unit_test(unsubstituted_login_id_falls_back_to_sub),
         cmocka_unit_test(error_page_names_reason),
+        cmocka_unit_test(check_rejects_unwritable_log),
         cmocka_unit_test(method_and_media_type_rejected),
         cmocka_unit_test(login_unknown_registration_rejected),
         cmocka_unit_test(session_required_for_pages),
