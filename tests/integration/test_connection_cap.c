@@ -30,7 +30,7 @@ static int connect_tool(const harness_t *h)
 }
 
 /* Returns 1 when the server closed `fd` within about 2 s without sending
- * anything, 0 when it still holds the connection open. */
+ * anything, 0 when it keeps the connection open. */
 static int closed_by_server(int fd)
 {
     struct pollfd p = {.fd = fd, .events = POLLIN};
