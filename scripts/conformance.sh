@@ -18,29 +18,8 @@ dir="$top/.conformance"
 rm -rf "$dir"
 mkdir -p "$dir"
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-    while :; do
-        port=$(( ($(od -An -N2 -tu2 /dev/urandom) % 20000) + 30000 ))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
-            echo "$port"
-            return
-        fi
-    done
-}
-
-cleanup() {
-    [ -n "${tool_pid:-}" ] && kill "$tool_pid" 2>/dev/null || true
-    [ -n "${sim_pid:-}" ] && kill "$sim_pid" 2>/dev/null || true
-    wait 2>/dev/null || true
-}
-trap cleanup EXIT INT TERM
-
-tool_port=$(free_port)
-platform_port=$(free_port)
-while [ "$platform_port" = "$tool_port" ]; do platform_port=$(free_port); done
-tool="http://127.0.0.1:$tool_port"
-platform="http://127.0.0.1:$platform_port"
+. "$top/scripts/loopback.sh"
+pick_loopback_ports
 
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/tool-key.pem" 2>/dev/null
 chmod 600 "$dir/tool-key.pem"

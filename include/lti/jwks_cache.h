@@ -32,7 +32,7 @@ struct lti_jwks_waiter {
 typedef enum lti_jwks_result {
     LTI_JWKS_FOUND = 0, /* *key holds a new reference */
     LTI_JWKS_PENDING,   /* a fetch is under way; waiter->on_done runs when it ends */
-    LTI_JWKS_FAILED,    /* err holds kid_unknown, kid_ambiguous or jwks_unavailable */
+    LTI_JWKS_FAILED,    /* err contains kid_unknown, kid_ambiguous or jwks_unavailable */
 } lti_jwks_result_t;
 
 /* Creates the cache for cfg->platforms and starts the fetch thread. The

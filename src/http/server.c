@@ -120,9 +120,9 @@ static void on_connection_close(void *data)
     atomic_fetch_sub(&server->connections, 1);
 }
 
-/* Accepts one connection unless server.maxConnections are open already;
- * one over the cap is closed at once, so idle or slow clients cannot pin
- * more memory than the cap allows. */
+/* Accepts one connection unless server.maxConnections are open already.
+ * A connection over the cap is closed at once, so idle or slow clients
+ * cannot pin more memory than the cap allows. */
 static void on_accept(h2o_socket_t *listener, const char *err)
 {
     if (err != NULL)

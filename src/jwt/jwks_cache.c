@@ -18,9 +18,9 @@
 #include "lti/log.h"
 #include "lti/outbound.h"
 
-/* Failed fetches back off from 30 s to 15 min while stale keys still serve,
- * and from 1 s to 30 s while there are no keys at all, so that a platform
- * that was down when ltigate started is picked up within seconds. */
+/* Failed fetches back off from 30 s to 15 min while stale keys still serve.
+ * With no keys at all the back-off runs from 1 s to 30 s, so a platform that
+ * was down when ltigate started is picked up within seconds. */
 #define BACKOFF_MIN 30.0
 #define BACKOFF_MAX 900.0
 #define COLD_BACKOFF_MIN 1.0

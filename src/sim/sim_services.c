@@ -857,7 +857,12 @@ static json_t *member(unsigned i)
     else
         snprintf(user, sizeof(user), "student%u", i + 1);
     sim_derived_uuid("sub", user, sub);
-    snprintf(name, sizeof(name), i == 0 ? "Jane Doe" : i == 1 ? "Ann Smith" : "Student %u", i + 1);
+    if (i == 0)
+        snprintf(name, sizeof(name), "Jane Doe");
+    else if (i == 1)
+        snprintf(name, sizeof(name), "Ann Smith");
+    else
+        snprintf(name, sizeof(name), "Student %u", i + 1);
     const char *role = i == 0 ? "http://purl.imsglobal.org/vocab/lis/v2/membership#Instructor"
                               : "http://purl.imsglobal.org/vocab/lis/v2/membership#Learner";
     return json_pack("{s:s,s:s,s:s,s:s,s:[s]}", "status", "Active", "name", name, "user_id", sub,

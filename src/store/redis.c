@@ -45,8 +45,8 @@
 static const unsigned backoff_ms[] = {100, 200, 400, 800, 1600, 2000};
 #define N_BACKOFF (sizeof(backoff_ms) / sizeof(backoff_ms[0]))
 
-/* Failure classes, each logged at most once per LOG_INTERVAL_SECONDS per
- * process with the number of repeats left out. */
+/* Failure classes. Each is logged at most once per LOG_INTERVAL_SECONDS per
+ * process, and the next line of that class counts the repeats it skipped. */
 typedef enum fail_class {
     FAIL_CONNECT,   /* connect(2) failed or the address is unusable */
     FAIL_HANDSHAKE, /* AUTH, SELECT or PING was rejected */

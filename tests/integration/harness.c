@@ -19,7 +19,7 @@
 #include "harness.h"
 
 /* Finds a free loopback port by binding port 0. Another process could take
- * it before ltigate binds it; start-up then fails and the test says so. */
+ * it before ltigate binds it; start-up then fails and the test reports it. */
 static uint16_t free_port(void)
 {
     struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -175,7 +175,7 @@ int harness_start(harness_t *h, const harness_opts_t *opts)
     h->tool_pid = fork();
     if (h->tool_pid == 0) {
         /* A failed assertion skips harness_stop; the service must still not
-         * outlive the test, or it holds CTest's output pipe open. */
+         * outlive the test, or it keeps CTest's output pipe open. */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         int fd = open("/dev/null", O_WRONLY);
         dup2(fd, 1);

@@ -639,7 +639,14 @@ static void jws_rejects_bad_segments(void **state)
      * one of them gives a second spelling of the same signature. */
     char *spelling = strdup(token);
     char *last = spelling + len - 1;
-    *last = *last == 'A' ? 'B' : *last == 'Q' ? 'R' : *last == 'g' ? 'h' : 'x';
+    if (*last == 'A')
+        *last = 'B';
+    else if (*last == 'Q')
+        *last = 'R';
+    else if (*last == 'g')
+        *last = 'h';
+    else
+        *last = 'x';
     expect_reason("unused bits in signature", spelling, LTI_R_token_malformed);
     free(spelling);
 
