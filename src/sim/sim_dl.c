@@ -136,6 +136,7 @@ static int verify_rs256(EVP_PKEY *key, const char *input, size_t len, const unsi
 
 typedef struct verify_state {
     json_t *report;
+    const char *stage; /* the check that ran last: token, key, signature or claims */
     char error[300];
 } verify_state_t;
 
@@ -149,18 +150,18 @@ static int fail(verify_state_t *st, const char *fmt, ...)
     return -1;
 }
 
-/* Checks the signature: header alg and kid, the kid in the fetched set. */
-static int check_signature(verify_state_t *st, const char *jwt, const char *jwks_url,
-                           long timeout_ms)
+/* Checks the signature: header alg and kid, the kid in the key set `jwks`. */
+static int check_signature(verify_state_t *st, const char *jwt, json_t *jwks)
 {
     const char *dot1 = strchr(jwt, '.');
     const char *dot2 = dot1 != NULL ? strchr(dot1 + 1, '.') : NULL;
     size_t header_len = 0, sig_len = 0;
     unsigned char *header_text = NULL, *sig = NULL;
-    json_t *header = NULL, *jwks = NULL;
+    json_t *header = NULL;
     EVP_PKEY *key = NULL;
     int rc = -1;
 
+    st->stage = "token";
     if (dot1 == NULL || dot2 == NULL || strchr(dot2 + 1, '.') != NULL) {
         fail(st, "the JWT is not a compact JWS of three segments");
         goto out;
@@ -176,9 +177,6 @@ static int check_signature(verify_state_t *st, const char *jwt, const char *jwks
         goto out;
     }
     json_object_set_new(st->report, "kid", json_string(kid));
-    jwks = fetch_jwks(jwks_url, timeout_ms, st->error, sizeof(st->error));
-    if (jwks == NULL)
-        goto out;
     size_t i;
     json_t *jwk;
     json_array_foreach(json_object_get(jwks, "keys"), i, jwk) {
@@ -187,9 +185,11 @@ static int check_signature(verify_state_t *st, const char *jwt, const char *jwks
             key = jwk_to_key(jwk);
     }
     if (key == NULL) {
+        st->stage = "key";
         fail(st, "JWT verification failure: no RS256 key with the JWT's kid at public_jwk_url");
         goto out;
     }
+    st->stage = "signature";
     if (!verify_rs256(key, jwt, (size_t)(dot2 - jwt), sig, sig_len)) {
         fail(st, "JWT verification failure: the signature does not verify");
         goto out;
@@ -199,7 +199,6 @@ out:
     free(header_text);
     free(sig);
     json_decref(header);
-    json_decref(jwks);
     EVP_PKEY_free(key);
     return rc;
 }
@@ -345,14 +344,31 @@ static int check_items(verify_state_t *st, const sim_dl_expect_t *e, json_t *p)
 json_t *sim_dl_verify(const sim_dl_expect_t *expect, const char *jwks_url, const char *jwt,
                       long timeout_ms)
 {
+    char err[300] = "";
+    json_t *jwks = NULL;
+
+    if (jwks_url == NULL)
+        snprintf(err, sizeof(err), "no public_jwk_url is configured for the tool");
+    else
+        jwks = fetch_jwks(jwks_url, timeout_ms, err, sizeof(err));
+    if (jwks == NULL)
+        return json_pack("{s:o,s:b,s:s,s:s}", "placement",
+                         expect->placement != NULL ? json_string(expect->placement) : json_null(),
+                         "valid", 0, "error", err, "stage", "key");
+    json_t *report = sim_dl_verify_keys(expect, jwks, jwt);
+    json_decref(jwks);
+    return report;
+}
+
+json_t *sim_dl_verify_keys(const sim_dl_expect_t *expect, json_t *jwks, const char *jwt)
+{
     verify_state_t st = {.report = json_object()};
     json_t *payload = NULL;
 
     json_object_set_new(st.report, "placement",
                         expect->placement != NULL ? json_string(expect->placement) : json_null());
-    if (jwks_url == NULL) {
-        fail(&st, "no public_jwk_url is configured for the tool");
-    } else if (check_signature(&st, jwt, jwks_url, timeout_ms) == 0) {
+    if (check_signature(&st, jwt, jwks) == 0) {
+        st.stage = "claims";
         const char *dot1 = strchr(jwt, '.');
         const char *dot2 = strchr(dot1 + 1, '.');
         size_t len = 0;
@@ -373,6 +389,9 @@ json_t *sim_dl_verify(const sim_dl_expect_t *expect, const char *jwks_url, const
     json_object_set_new(st.report, "valid", json_boolean(st.error[0] == '\0'));
     json_object_set_new(st.report, "error",
                         st.error[0] != '\0' ? json_string(st.error) : json_null());
+    json_object_set_new(st.report, "stage", st.error[0] != '\0' && st.stage != NULL
+                                                ? json_string(st.stage)
+                                                : json_null());
     json_decref(payload);
     return st.report;
 }

@@ -36,6 +36,12 @@ typedef struct sim_dl_expect {
  *    "msg", "errormsg", "embed": [what Canvas would create per item]}. */
 json_t *sim_dl_verify(const sim_dl_expect_t *expect, const char *jwks_url, const char *jwt,
                       long timeout_ms);
+/* Verifies `jwt` as sim_dl_verify does, against the key set document
+ * `jwks` ({"keys": [...]}) the caller fetched. The report also names the
+ * failed check in "stage": token (not a compact RS256 JWS with a kid), key
+ * (no key with that kid), signature, or claims (claims and content items);
+ * null when valid. */
+json_t *sim_dl_verify_keys(const sim_dl_expect_t *expect, json_t *jwks, const char *jwt);
 
 /* Checks a developer-key JSON document as Canvas's "Paste JSON" form does.
  * It needs the required fields and URLs, and public_jwk_url or a public_jwk

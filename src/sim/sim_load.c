@@ -22,7 +22,8 @@
 
 #define ACCEPT_HTML "Accept: text/html,application/xhtml+xml"
 
-enum { PHASE_FULL = 0, PHASE_LOGIN, PHASE_AUTHORIZE, PHASE_LAUNCH, PHASE_GET };
+enum { PHASE_FULL = 0, PHASE_LOGIN, PHASE_AUTHORIZE, PHASE_LAUNCH, PHASE_GET, PHASE_PICKER,
+       PHASE_DL };
 
 typedef struct browser {
     CURL *easy;
@@ -53,6 +54,7 @@ struct load {
     int deadline_hit;
     load_signer_t signer;
     int have_signer;
+    json_t *dl_keys; /* the tool's key set, read once before the first flow */
 
     load_lat_t lat[STEP_COUNT];
     uint64_t step_errors[STEP_COUNT];
@@ -64,6 +66,8 @@ struct load {
                                   the number of browsers */
     uint64_t tampered_sent[FLOW_KINDS], tampered_rejected[FLOW_KINDS];
     uint64_t tampered_accepted[FLOW_KINDS];
+    uint64_t dl_responses; /* signed deep-linking responses received and parsed */
+    uint64_t dl_verified;  /* of which verified against the tool's key set */
 
     load_phase_stats_t phases[LOAD_MAX_PHASES];
     size_t n_phases;
@@ -85,16 +89,29 @@ static double cpu_s(void)
            (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void flow_reset(flow_t *f, uint64_t index, const sim_load_opts_t *o)
+/* Returns the user plus system CPU seconds of process `pid` from
+ * /proc/PID/stat (Linux, in clock ticks of usually 10 ms), or -1 when
+ * `pid` is 0 or unreadable. */
+static double server_cpu_s(long pid)
 {
-    free(f->cookies);
-    free(f->next_url);
-    free(f->nonce);
-    free(f->state);
-    free(f->form);
-    memset(f, 0, sizeof(*f));
-    f->index = index;
-    f->kind = o->negative ? (flow_kind_t)(1 + index % (FLOW_KINDS - 1)) : FLOW_NORMAL;
+    char path[64], buf[1024];
+    unsigned long long user = 0, sys = 0;
+    if (pid <= 0)
+        return -1;
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    FILE *fp = fopen(path, "r");
+    if (fp == NULL)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    /* The command name in brackets may contain spaces, so the fields are
+     * read after the last ')'. utime and stime are fields 14 and 15. */
+    const char *p = strrchr(buf, ')');
+    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+                            &user, &sys) != 2)
+        return -1;
+    return (double)(user + sys) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static void flow_clear(flow_t *f)
@@ -104,7 +121,17 @@ static void flow_clear(flow_t *f)
     free(f->nonce);
     free(f->state);
     free(f->form);
+    free(f->dl_url);
+    json_decref(f->dl_expect);
     memset(f, 0, sizeof(*f));
+}
+
+static void flow_reset(flow_t *f, uint64_t index, const sim_load_opts_t *o)
+{
+    flow_clear(f);
+    f->index = index;
+    f->kind = o->negative ? (flow_kind_t)(1 + index % (FLOW_KINDS - 1)) : FLOW_NORMAL;
+    f->dl = load_flow_is_dl(o, index);
 }
 
 /* ---- URLs -------------------------------------------------------------- */
@@ -156,8 +183,7 @@ static int url_query(const char *url, sim_params_t *out)
 
 /* ---- HTML forms from the platform simulator --------------------------- */
 
-/* Reads attribute `attr`="..." inside the tag starting at `tag`. */
-static char *tag_attr(const char *tag, const char *end, const char *attr)
+char *load_tag_attr(const char *tag, const char *end, const char *attr)
 {
     char pattern[32];
     snprintf(pattern, sizeof(pattern), " %s=\"", attr);
@@ -182,8 +208,8 @@ static char *form_body(const sim_load_opts_t *o, const char *html, char **token,
         const char *end = strchr(p, '>');
         if (end == NULL)
             break;
-        char *name = tag_attr(p, end, "name");
-        char *value = tag_attr(p, end, "value");
+        char *name = load_tag_attr(p, end, "name");
+        char *value = load_tag_attr(p, end, "value");
         if (name != NULL && value != NULL) {
             const char *sent = name;
             if (strcmp(name, "id_token") == 0) {
@@ -469,10 +495,11 @@ static char *login_form(load_t *L, const flow_t *f)
     user = sim_params_get(&params, "user");
     sim_login_hint_for(user, hint);
     snprintf(message_hint, sizeof(message_hint), "load-%llu", (unsigned long long)f->index);
+    const char *target = sim_params_get(&params, "target");
     const char *fields[][2] = {
         {"iss", L->o->issuer},
         {"login_hint", hint},
-        {"target_link_uri", L->o->launch_url},
+        {"target_link_uri", target != NULL ? target : L->o->launch_url},
         {"lti_message_hint", message_hint},
         {"client_id", L->o->client_id},
         {"lti_deployment_id", L->o->deployment_id},
@@ -615,12 +642,19 @@ static int after_authorize(browser_t *b, long status)
         fail_flow(b, STEP_AUTHORIZE, "authorize_failed");
         return -1;
     }
+    char *token = NULL;
     free(f->form);
-    f->form = form_body(b->load->o, b->body.data, NULL, NULL);
+    f->form = form_body(b->load->o, b->body.data, &token, NULL);
     if (f->form == NULL) {
+        free(token);
         fail_flow(b, STEP_AUTHORIZE, "authorize_no_form");
         return -1;
     }
+    if (f->dl && load_flow_dl_sampled(b->load->o, f->index) && token != NULL) {
+        json_decref(f->dl_expect);
+        f->dl_expect = load_dl_expect_from_token(token);
+    }
+    free(token);
     return 0;
 }
 
@@ -661,9 +695,138 @@ static void record_rejection(browser_t *b, load_step_t step, long status)
     fail_flow(b, step, reason);
 }
 
+/* ---- deep linking ------------------------------------------------------ */
+
+static int start_picker(browser_t *b)
+{
+    return send_request(b, STEP_PICKER, b->flow->dl_url, NULL, b->flow->cookies);
+}
+
+static int start_selection(browser_t *b)
+{
+    return send_request(b, STEP_DL_RESPONSE, b->flow->dl_url, b->flow->form, b->flow->cookies);
+}
+
+/* Follows an accepted deep-linking launch to the picker it redirected to.
+ * Split mode keeps the picker URL for the picker phase. */
+static int after_dl_launch(browser_t *b)
+{
+    load_t *L = b->load;
+    flow_t *f = b->flow;
+    if (b->location[0] == '\0') {
+        fail_flow(b, STEP_LAUNCH, "launch_no_redirect");
+        return 1;
+    }
+    char *picker = resolve_loopback(b->url, b->location);
+    if (picker == NULL) {
+        fail_flow(b, STEP_LAUNCH, "redirect_not_loopback");
+        return 1;
+    }
+    free(f->dl_url);
+    f->dl_url = picker;
+    f->dl_stage = DL_STAGE_PICKER;
+    /* The launch form is spent, and the picker page provides the next body. */
+    free(f->form);
+    f->form = NULL;
+    if (L->phase != PHASE_FULL) {
+        finish_flow(b);
+        return 1;
+    }
+    return continued(b, start_picker(b), STEP_PICKER);
+}
+
+/* Reads the picker page as a browser does: the selection URL and the body
+ * built from the page's own form, CSRF token included. */
+static int after_picker(browser_t *b, long status)
+{
+    flow_t *f = b->flow;
+    char reason[LOAD_REASON_LEN];
+    char *action = NULL, *body = NULL;
+    if (status != 200) {
+        record_rejection(b, STEP_PICKER, status);
+        return -1;
+    }
+    if (merge_cookies(b) != 0) {
+        fail_flow(b, STEP_PICKER, "cookies_too_large");
+        return -1;
+    }
+    if (load_dl_picker_form(b->body.data, &action, &body, reason, sizeof(reason)) != 0) {
+        fail_flow(b, STEP_PICKER, reason);
+        return -1;
+    }
+    char *url = resolve_loopback(b->url, action);
+    free(action);
+    if (url == NULL) {
+        free(body);
+        fail_flow(b, STEP_PICKER, "redirect_not_loopback");
+        return -1;
+    }
+    free(f->dl_url);
+    f->dl_url = url;
+    free(f->form);
+    f->form = body;
+    f->dl_stage = DL_STAGE_SELECT;
+    return 0;
+}
+
+/* Reads the page that returns the signed response to the platform and
+ * verifies the token of sampled flows. */
+static void after_selection(browser_t *b, long status)
+{
+    load_t *L = b->load;
+    flow_t *f = b->flow;
+    char reason[LOAD_REASON_LEN];
+    char *action = NULL, *jwt = NULL;
+    if (status != 200) {
+        record_rejection(b, STEP_DL_RESPONSE, status);
+        return;
+    }
+    if (load_dl_response_form(b->body.data, &action, &jwt, reason, sizeof(reason)) != 0) {
+        fail_flow(b, STEP_DL_RESPONSE, reason);
+        return;
+    }
+    if (load_flow_dl_sampled(L->o, f->index)) {
+        double t0 = now_s();
+        int rc = -1;
+        if (f->dl_expect == NULL)
+            snprintf(reason, sizeof(reason), "dl_request_settings_missing");
+        else
+            rc = load_dl_verify(L->o, L->dl_keys, f->dl_expect, action, jwt, reason,
+                                sizeof(reason));
+        load_lat_add(&L->lat[STEP_DL_VERIFY], (now_s() - t0) * 1e6);
+        if (rc != 0) {
+            fail_flow(b, STEP_DL_VERIFY, reason);
+            goto out;
+        }
+        L->dl_verified++;
+    }
+    L->dl_responses++;
+    f->dl_stage = DL_STAGE_NONE;
+    finish_flow(b);
+out:
+    free(action);
+    free(jwt);
+}
+
 /* ---- the state machine ------------------------------------------------ */
 
 static int start_flow(browser_t *b);
+
+/* Returns 1 when a split-mode flow has what the current phase sends. */
+static int flow_ready(const load_t *L, const flow_t *f)
+{
+    if (L->phase == PHASE_LOGIN)
+        return 1;
+    if (f->failed)
+        return 0;
+    switch (L->phase) {
+    case PHASE_AUTHORIZE: return f->next_url != NULL;
+    case PHASE_LAUNCH: return f->form != NULL;
+    case PHASE_PICKER: return f->dl_stage == DL_STAGE_PICKER;
+    case PHASE_DL: return f->dl_stage == DL_STAGE_SELECT;
+    default: return 1;
+    }
+}
 
 /* Picks the next flow for the browser in the current phase, or leaves it
  * idle when the phase has no more work. */
@@ -693,11 +856,10 @@ static void next_work(browser_t *b)
             if (L->next >= L->n_flows)
                 return;
             b->flow = &L->flows[L->next++];
-            /* Skip flows that failed earlier or never got past the last
-             * phase because its deadline passed. */
-            if (L->phase != PHASE_LOGIN &&
-                (b->flow->failed ||
-                 (L->phase == PHASE_AUTHORIZE ? b->flow->next_url : b->flow->form) == NULL))
+            /* Skip flows that failed earlier, never got past the last
+             * phase because its deadline passed, or have no part in this
+             * phase. */
+            if (!flow_ready(L, b->flow))
                 continue;
         }
         if (start_flow(b) == 0)
@@ -727,6 +889,13 @@ static int start_flow(browser_t *b)
         f->started = now_s();
         rc = start_launch(b, STEP_LAUNCH);
         break;
+    case PHASE_PICKER:
+        rc = start_picker(b);
+        break;
+    case PHASE_DL:
+        f->started = now_s();
+        rc = start_selection(b);
+        break;
     default: break;
     }
     if (rc != 0)
@@ -755,6 +924,8 @@ static int after_launch(browser_t *b, long status)
         fail_flow(b, STEP_LAUNCH, "cookies_too_large");
         return 1;
     }
+    if (f->dl)
+        return after_dl_launch(b);
     if (f->kind == FLOW_REPLAY)
         return continued(b, start_launch(b, STEP_REPLAY), STEP_REPLAY);
     if (L->phase == PHASE_FULL && L->o->landing) {
@@ -850,6 +1021,17 @@ static int on_done(browser_t *b, CURLcode cc)
         if (!judge_tampered(b, FLOW_REPLAY, status))
             finish_flow(b);
         return 1;
+    case STEP_PICKER:
+        if (after_picker(b, status) != 0)
+            return 1;
+        if (L->phase == PHASE_PICKER) {
+            finish_flow(b);
+            return 1;
+        }
+        return continued(b, start_selection(b), STEP_DL_RESPONSE);
+    case STEP_DL_RESPONSE:
+        after_selection(b, status);
+        return 1;
     case STEP_LANDING:
         if (status != 200) {
             record_rejection(b, step, status);
@@ -866,8 +1048,9 @@ static int on_done(browser_t *b, CURLcode cc)
 
 /* ---- phases ------------------------------------------------------------ */
 
-static const char *const phase_names[] = {"launches", "logins", "authorize", "launch POSTs",
-                                          "GETs"};
+static const char *const phase_names[] = {"launches", "logins",       "authorize",
+                                          "launch POSTs", "GETs",   "picker pages",
+                                          "deep-link responses"};
 
 static void show_progress(load_t *L, int final)
 {
@@ -886,7 +1069,7 @@ static void show_progress(load_t *L, int final)
 /* Runs one phase to completion and records its time and CPU. */
 static void run_phase(load_t *L, int phase, int timed)
 {
-    double cpu0 = cpu_s();
+    double cpu0 = cpu_s(), server0 = server_cpu_s(L->o->server_pid);
     L->phase = phase;
     L->next = 0;
     L->ok = 0;
@@ -925,19 +1108,16 @@ static void run_phase(load_t *L, int phase, int timed)
     if (L->n_phases < LOAD_MAX_PHASES) {
         load_phase_stats_t *s = &L->phases[L->n_phases++];
         s->name = phase_names[phase];
+        s->start = L->phase_start;
         s->seconds = now_s() - L->phase_start;
         s->done = L->ok + L->failed;
         s->ok = L->ok;
         s->cpu_s = cpu_s() - cpu0;
+        double server1 = server_cpu_s(L->o->server_pid);
+        s->server_cpu_s = server0 >= 0 && server1 >= 0 ? server1 - server0 : -1;
         s->timed = timed;
+        s->dl = phase == PHASE_DL;
     }
-}
-
-static void add_phase(load_t *L, const char *name, double seconds, uint64_t done, uint64_t ok,
-                      double cpu, int timed)
-{
-    if (L->n_phases < LOAD_MAX_PHASES)
-        L->phases[L->n_phases++] = (load_phase_stats_t){name, seconds, done, ok, cpu, timed};
 }
 
 /* ---- external platform ------------------------------------------------- */
@@ -1010,7 +1190,69 @@ static int platform_set_tool(const load_t *L)
     return status == 200 ? 0 : -1;
 }
 
+/* Returns where the tool's key set is read from: --tool-jwks, else
+ * LOAD_DEFAULT_TOOL_JWKS_PATH on the launch URL's host, written to `buf`. */
+static const char *dl_keys_source(const sim_load_opts_t *o, char *buf, size_t buflen)
+{
+    if (o->dl_jwks != NULL)
+        return o->dl_jwks;
+    CURLU *u = curl_url();
+    char *url = NULL;
+    buf[0] = '\0';
+    if (u != NULL && curl_url_set(u, CURLUPART_URL, o->launch_url, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_PATH, LOAD_DEFAULT_TOOL_JWKS_PATH, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_QUERY, NULL, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK)
+        snprintf(buf, buflen, "%s", url);
+    curl_free(url);
+    curl_url_cleanup(u);
+    return buf;
+}
+
 /* ---- report ------------------------------------------------------------ */
+
+/* Describes the deep-linking round trips: responses per second over the
+ * deep-link response phase (split mode) or the whole run (full mode). */
+static json_t *dl_report(load_t *L)
+{
+    const sim_load_opts_t *o = L->o;
+    const load_phase_stats_t *phase = NULL;
+    char keys_url[2048];
+    for (size_t i = 0; i < L->n_phases; i++) {
+        if (L->phases[i].dl || (o->mode == LOAD_FULL && L->phases[i].timed))
+            phase = &L->phases[i];
+    }
+    json_t *d = json_object();
+    uint64_t errors = L->step_errors[STEP_PICKER] + L->step_errors[STEP_DL_RESPONSE] +
+                      L->step_errors[STEP_DL_VERIFY];
+    json_object_set_new(d, "share_pct", json_integer(o->deep_linking_pct));
+    json_object_set_new(d, "placement", json_string(o->dl_placement));
+    json_object_set_new(d, "tool_jwks", json_string(dl_keys_source(o, keys_url,
+                                                                     sizeof(keys_url))));
+    json_object_set_new(d, "responses", json_integer((json_int_t)L->dl_responses));
+    json_object_set_new(d, "verified", json_integer((json_int_t)L->dl_verified));
+    json_object_set_new(d, "verify_every", json_integer(o->dl_verify_every));
+    json_object_set_new(d, "errors", json_integer((json_int_t)errors));
+    if (phase == NULL)
+        return d;
+    json_object_set_new(d, "phase", json_string(phase->name));
+    json_object_set_new(d, "seconds", json_real(phase->seconds));
+    json_object_set_new(d, "rate", json_real(phase->seconds > 0 && phase->dl
+                                                 ? (double)phase->ok / phase->seconds
+                                             : phase->seconds > 0
+                                                 ? (double)L->dl_responses / phase->seconds
+                                                 : 0));
+    /* Only the split-mode phase has no other work in it. */
+    if (phase->dl && phase->ok > 0) {
+        json_object_set_new(d, "generator_cpu_us_per_response",
+                            json_real(phase->cpu_s * 1e6 / (double)phase->ok));
+        if (phase->server_cpu_s >= 0)
+            json_object_set_new(d, "server_cpu_us_per_response",
+                                json_real(phase->server_cpu_s * 1e6 / (double)phase->ok));
+    }
+    return d;
+}
 
 static json_t *build_report(load_t *L, long long jwks_before, double gen_cpu)
 {
@@ -1041,17 +1283,21 @@ static json_t *build_report(load_t *L, long long jwks_before, double gen_cpu)
         json_object_set_new(p, "name", json_string(s->name));
         json_object_set_new(p, "timed", json_boolean(s->timed));
         json_object_set_new(p, "seconds", json_real(s->seconds));
+        json_object_set_new(p, "start_monotonic_s", json_real(s->start));
         json_object_set_new(p, "done", json_integer((json_int_t)s->done));
         json_object_set_new(p, "ok", json_integer((json_int_t)s->ok));
         json_object_set_new(p, "per_second",
                             json_real(s->seconds > 0 ? (double)s->ok / s->seconds : 0));
         json_object_set_new(p, "cpu_s", json_real(s->cpu_s));
+        if (s->server_cpu_s >= 0)
+            json_object_set_new(p, "server_cpu_s", json_real(s->server_cpu_s));
         json_array_append_new(phases, p);
     }
-    /* The headline rate is the last timed phase: the launches of full mode,
-     * the launch POSTs of split mode, the GETs of get mode. */
+    /* The headline rate is the last timed phase apart from the deep-link
+     * responses: the launches of full mode, the launch POSTs of split mode,
+     * the GETs of get mode. */
     for (size_t i = L->n_phases; i > 0; i--) {
-        if (L->phases[i - 1].timed) {
+        if (L->phases[i - 1].timed && !L->phases[i - 1].dl) {
             timed_s = L->phases[i - 1].seconds;
             timed_ok = L->phases[i - 1].ok;
             timed_cpu = L->phases[i - 1].cpu_s;
@@ -1104,6 +1350,8 @@ static json_t *build_report(load_t *L, long long jwks_before, double gen_cpu)
         json_object_set_new(neg, "rejections_by_reason", load_reasons_json(&L->rejections));
         json_object_set_new(r, "negative", neg);
     }
+    if (o->mode != LOAD_GET && o->deep_linking_pct > 0)
+        json_object_set_new(r, "deep_linking", dl_report(L));
     if (o->mode != LOAD_GET && jwks_before >= 0) {
         long long after = platform_jwks_hits(L);
         if (after >= 0)
@@ -1114,10 +1362,27 @@ static json_t *build_report(load_t *L, long long jwks_before, double gen_cpu)
 
 /* ---- entry point ------------------------------------------------------- */
 
+static int check_dl_opts(const sim_load_opts_t *o, char *err, size_t errlen)
+{
+    if (o->deep_linking_pct > 100) {
+        snprintf(err, errlen, "--deep-linking must be a percentage 0 to 100");
+        return -1;
+    }
+    if (o->deep_linking_pct > 0 && (o->negative || o->baseline_url != NULL)) {
+        snprintf(err, errlen, "--deep-linking cannot be combined with --negative or "
+                              "--baseline-url");
+        return -1;
+    }
+    return 0;
+}
+
 static int check_opts(const sim_load_opts_t *o, char *err, size_t errlen)
 {
+    const char *keys_url = o->dl_jwks != NULL && strncmp(o->dl_jwks, "http", 4) == 0
+                               ? o->dl_jwks
+                               : NULL;
     const char *urls[] = {o->login_url, o->launch_url, o->get_url, o->platform_url,
-                          o->baseline_url};
+                          o->baseline_url, o->dl_target, keys_url};
     for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
         if (urls[i] != NULL && !url_is_loopback(urls[i])) {
             snprintf(err, errlen, "%s is not an http URL on 127.0.0.1 or ::1; ltisim load sends "
@@ -1169,7 +1434,7 @@ static int check_opts(const sim_load_opts_t *o, char *err, size_t errlen)
         snprintf(err, errlen, "users, courses, roles and placements must not be empty");
         return -1;
     }
-    return 0;
+    return check_dl_opts(o, err, errlen);
 }
 
 static void load_free(load_t *L)
@@ -1190,6 +1455,7 @@ static void load_free(load_t *L)
     curl_slist_free_all(L->headers);
     if (L->have_signer)
         load_signer_clear(&L->signer);
+    json_decref(L->dl_keys);
 }
 
 /* Runs split mode's untimed middle: signing in-process, or the authorize
@@ -1200,7 +1466,7 @@ static void split_sign(load_t *L)
         run_phase(L, PHASE_AUTHORIZE, 0);
         return;
     }
-    double t0 = now_s(), cpu0 = cpu_s();
+    double t0 = now_s(), cpu0 = cpu_s(), server0 = server_cpu_s(L->o->server_pid);
     uint64_t pending = 0;
     for (uint64_t i = 0; i < L->n_flows; i++)
         pending += !L->flows[i].failed && L->flows[i].nonce != NULL;
@@ -1211,7 +1477,18 @@ static void split_sign(load_t *L)
         L->step_errors[STEP_SIGN]++;
         load_reasons_add(&L->errors, "sign_failed");
     }
-    add_phase(L, "signing", now_s() - t0, pending, pending - failed, cpu_s() - cpu0, 0);
+    if (L->n_phases < LOAD_MAX_PHASES) {
+        double server1 = server_cpu_s(L->o->server_pid);
+        L->phases[L->n_phases++] = (load_phase_stats_t){
+            .name = "signing",
+            .start = t0,
+            .seconds = now_s() - t0,
+            .done = pending,
+            .ok = pending - failed,
+            .cpu_s = cpu_s() - cpu0,
+            .server_cpu_s = server0 >= 0 && server1 >= 0 ? server1 - server0 : -1,
+        };
+    }
 }
 
 json_t *sim_load_run(const sim_load_opts_t *o, char *err, size_t errlen)
@@ -1219,6 +1496,7 @@ json_t *sim_load_run(const sim_load_opts_t *o, char *err, size_t errlen)
     load_t L;
     json_t *report = NULL;
     long long jwks_before = -1;
+    char keys_url[2048];
 
     memset(&L, 0, sizeof(L));
     L.o = o;
@@ -1252,6 +1530,15 @@ json_t *sim_load_run(const sim_load_opts_t *o, char *err, size_t errlen)
     }
     if (o->mode != LOAD_GET)
         jwks_before = platform_jwks_hits(&L);
+    if (o->mode != LOAD_GET && o->deep_linking_pct > 0) {
+        char keys_err[400] = "";
+        L.dl_keys = load_dl_keys_read(dl_keys_source(o, keys_url, sizeof(keys_url)),
+                                      o->timeout_ms, keys_err, sizeof(keys_err));
+        if (L.dl_keys == NULL) {
+            snprintf(err, errlen, "%s; set the tool's key set with --tool-jwks", keys_err);
+            goto out;
+        }
+    }
 
     double cpu0 = cpu_s();
     if (o->mode == LOAD_GET) {
@@ -1265,13 +1552,15 @@ json_t *sim_load_run(const sim_load_opts_t *o, char *err, size_t errlen)
             snprintf(err, errlen, "out of memory for %llu flows", (unsigned long long)o->count);
             goto out;
         }
-        for (uint64_t i = 0; i < L.n_flows; i++) {
-            L.flows[i].index = i;
-            L.flows[i].kind = o->negative ? (flow_kind_t)(1 + i % (FLOW_KINDS - 1)) : FLOW_NORMAL;
-        }
+        for (uint64_t i = 0; i < L.n_flows; i++)
+            flow_reset(&L.flows[i], i, o);
         run_phase(&L, PHASE_LOGIN, 1);
         split_sign(&L);
         run_phase(&L, PHASE_LAUNCH, 1);
+        if (o->deep_linking_pct > 0) {
+            run_phase(&L, PHASE_PICKER, 0);
+            run_phase(&L, PHASE_DL, 1);
+        }
     }
     report = build_report(&L, jwks_before, cpu_s() - cpu0);
 out:

@@ -21,6 +21,7 @@
 #define LOAD_MAX_SPLIT_COUNT 200000 /* split mode keeps every signed token, ~2.5 KB each */
 #define LOAD_MAX_DURATION 3600 /* seconds per timed phase */
 #define LOAD_MAX_CONCURRENCY 4096
+#define LOAD_DEFAULT_TOOL_JWKS_PATH "/hosted/index/jwks" /* ltigate's key set */
 
 typedef enum load_mode {
     LOAD_FULL = 0, /* every flow signs its id_token when its nonce is known */
@@ -37,6 +38,9 @@ typedef enum load_step {
     STEP_LAUNCH,    /* id_token form POST to the tool */
     STEP_LANDING,   /* GET of the page the launch redirected to */
     STEP_REPLAY,    /* second POST of the same id_token (--negative) */
+    STEP_PICKER,    /* GET of the deep-linking picker the launch redirected to */
+    STEP_DL_RESPONSE, /* the picker's selection POST; the response page carries the signed JWT */
+    STEP_DL_VERIFY, /* in-process verification of a sampled deep-linking response */
     STEP_GET,       /* LOAD_GET requests */
     STEP_FLOW,      /* a whole flow, first request to last response */
     STEP_COUNT
@@ -69,7 +73,12 @@ typedef struct sim_load_opts {
     int landing;                  /* full mode: follow the launch redirect, expect 200 */
     const char *landing_contains; /* text the landing page must contain, or NULL */
     int negative;                 /* send tampered tokens; any accepted one is an error */
-    unsigned deep_linking_pct;    /* share of deep-linking round trips (not implemented) */
+    unsigned deep_linking_pct;    /* share of flows that are deep-linking round trips, 0..100 */
+    const char *dl_placement;     /* placement of the deep-linking requests */
+    const char *dl_target;        /* their target_link_uri; NULL = launch_url */
+    const char *dl_jwks;          /* the tool's key set: loopback http URL or file path */
+    unsigned dl_verify_every;     /* verify the first response and every Nth after it */
+    long server_pid;              /* report this process's CPU time per phase; 0 = none */
     long timeout_ms;              /* per request */
     unsigned sign_threads;        /* split mode signing threads; 0 = one per CPU */
     int progress;                 /* print a live progress line on standard error */

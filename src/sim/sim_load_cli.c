@@ -16,9 +16,10 @@ static const char load_usage[] =
     "\n"
     "Plays many browsers through complete LTI 1.3 launches over keep-alive\n"
     "connections: login initiation at the tool, authorization at the platform,\n"
-    "the id_token form POST, and the landing page. Prints launches per second,\n"
-    "latency percentiles per step, errors by reason code (the X-LTI-Reason\n"
-    "header, else http_STATUS) and the generator's own CPU time per launch.\n"
+    "the id_token form POST, and the landing page; optionally a share of\n"
+    "deep-linking round trips. Prints launches per second, latency percentiles\n"
+    "per step, errors by reason code (the X-LTI-Reason header, else\n"
+    "http_STATUS) and the generator's own CPU time per launch.\n"
     "Sends traffic to http URLs on 127.0.0.1, ::1 or localhost only.\n"
     "\n"
     "Modes:\n"
@@ -32,7 +33,12 @@ static const char load_usage[] =
     "         exceed the login phase plus the signing time, and its store must hold\n"
     "         COUNT states (ltigate: store.maxEntries). Signing takes about COUNT /\n"
     "         (2000 x CPUs) seconds: RSA-2048 signs 2,000 to 3,500 tokens per second\n"
-    "         per core on current x86 CPUs (build/bench_rsa measures this machine)\n"
+    "         per core on current x86 CPUs (build/bench_rsa measures this machine).\n"
+    "         With --deep-linking, two more phases follow: the picker pages of the\n"
+    "         deep-linking flows (not timed), then their selection POSTs (timed:\n"
+    "         the deep-link response phase, the tool signing one response per\n"
+    "         request). The selection must outlive the picker phase (ltigate:\n"
+    "         hosted.sessionLifetime)\n"
     "  get    GETs of --url: the HTTP ceiling of the target on this machine\n"
     "\n"
     "Target:\n"
@@ -46,7 +52,8 @@ static const char load_usage[] =
     "  --launch-status LIST   launch POST statuses that mean accepted, comma-separated\n"
     "                         (default 302,303)\n"
     "  --no-landing           full mode: stop after the launch POST instead of\n"
-    "                         requesting the page it redirects to\n"
+    "                         requesting the page it redirects to (deep-linking\n"
+    "                         flows still request their picker page)\n"
     "  --landing-contains T   the landing page must contain text T\n"
     "  --url URL              get mode: the URL to request\n"
     "  --baseline-url URL     full mode against a do-nothing tool: every request\n"
@@ -84,13 +91,38 @@ static const char load_usage[] =
     "  --roles LIST           roles in turn (default instructor,student,ta)\n"
     "  --placements LIST      placements in turn (default\n"
     "                         course_navigation,global_navigation,link_selection)\n"
-    "  --deep-linking PCT     share of deep-linking round trips: pending, the\n"
-    "                         generator does not implement them yet (only 0)\n"
+    "  --deep-linking PCT     percentage of flows (0 to 100, spread evenly) that are\n"
+    "                         deep-linking round trips: an instructor's\n"
+    "                         LtiDeepLinkingRequest launch, a GET of the page the\n"
+    "                         launch redirects to, the POST of that page's first form\n"
+    "                         (its hidden inputs such as the CSRF token, its first\n"
+    "                         checkbox or radio input and its first submit button),\n"
+    "                         and a response page whose first form holds the JWT\n"
+    "                         field and posts to the deep_link_return_url. This\n"
+    "                         follows ltigate's picker; other tools need a picker\n"
+    "                         page of that shape. Cannot be combined with --negative\n"
+    "                         or --baseline-url\n"
+    "  --dl-placement NAME    placement of deep-linking requests (default\n"
+    "                         editor_button, the Canvas rich content editor)\n"
+    "  --dl-target URL        their target_link_uri (default: launch URL plus\n"
+    "                         ?placement=editor, as ltigate's developer key registers\n"
+    "                         editor_button)\n"
+    "  --tool-jwks SRC        the tool's key set, to verify the signed responses: a\n"
+    "                         loopback http URL or a file, read once before the\n"
+    "                         first flow (default: " LOAD_DEFAULT_TOOL_JWKS_PATH " on the\n"
+    "                         launch URL's host, where ltigate publishes it)\n"
+    "  --dl-verify-every N    verify the first response and every Nth after it as\n"
+    "                         Canvas does (signature, iss, aud, nonce, iat, exp,\n"
+    "                         data, content items for the placement, return URL);\n"
+    "                         default 100, 1 verifies all. Every response must be\n"
+    "                         a form with a JWT field; a failed check is an error\n"
     "  --negative             send tampered tokens in turn (bad signature, a nonce\n"
     "                         the tool never issued, replay of an accepted token);\n"
     "                         every tampered token accepted is an error\n"
     "  --timeout-ms N         per request (default 10000)\n"
     "  --sign-threads N       split mode signing threads (default: one per CPU)\n"
+    "  --server-pid PID       report the CPU time of process PID (the tool, on this\n"
+    "                         machine) in each phase, read from /proc/PID/stat\n"
     "\n"
     "Output:\n"
     "  --json                 print the report as one JSON object\n"
@@ -142,6 +174,7 @@ typedef struct cli {
     sim_load_opts_t o;
     char login[2048], launch[2048];
     char roles_text[512], placements_text[512], statuses_text[128];
+    char dl_target[2100];
     const char *platform_listen, *state_dir;
     int json, quiet, have_duration;
 } cli_t;
@@ -204,6 +237,11 @@ static int parse_args(cli_t *c, int argc, char **argv)
         {"roles", required_argument, NULL, 'R'},
         {"placements", required_argument, NULL, 'P'},
         {"deep-linking", required_argument, NULL, 'K'},
+        {"dl-placement", required_argument, NULL, 'A'},
+        {"dl-target", required_argument, NULL, 'G'},
+        {"tool-jwks", required_argument, NULL, 'J'},
+        {"dl-verify-every", required_argument, NULL, 'V'},
+        {"server-pid", required_argument, NULL, 'Q'},
         {"negative", no_argument, NULL, 'g'},
         {"timeout-ms", required_argument, NULL, 't'},
         {"sign-threads", required_argument, NULL, 'H'},
@@ -302,10 +340,20 @@ static int parse_args(cli_t *c, int argc, char **argv)
             if (parse_count(optarg, 0, 100, &v) != 0)
                 return usage_error("--deep-linking must be a percentage 0 to 100, not '%s'",
                                    optarg);
-            if (v != 0)
-                return usage_error("--deep-linking %s: deep-linking round trips are not "
-                                   "implemented yet; only 0 is accepted", optarg);
             o->deep_linking_pct = (unsigned)v;
+            break;
+        case 'A': o->dl_placement = optarg; break;
+        case 'G': o->dl_target = optarg; break;
+        case 'J': o->dl_jwks = optarg; break;
+        case 'V':
+            if (parse_count(optarg, 1, 1000000, &v) != 0)
+                return usage_error("--dl-verify-every must be 1 to 1000000, not '%s'", optarg);
+            o->dl_verify_every = (unsigned)v;
+            break;
+        case 'Q':
+            if (parse_count(optarg, 1, 4194304, &v) != 0)
+                return usage_error("--server-pid must be a process id, not '%s'", optarg);
+            o->server_pid = (long)v;
             break;
         case 'g': o->negative = 1; break;
         case 't':
@@ -341,6 +389,8 @@ static void set_defaults(cli_t *c)
     o->state_param = "state";
     o->landing = 1;
     o->timeout_ms = 10000;
+    o->dl_placement = "editor_button";
+    o->dl_verify_every = LOAD_DL_DEFAULT_VERIFY_EVERY;
     o->issuer = SIM_DEFAULT_ISSUER;
     o->client_id = SIM_DEFAULT_CLIENT_ID;
     o->deployment_id = SIM_DEFAULT_DEPLOYMENT_ID;
@@ -395,6 +445,11 @@ int sim_load_main(int argc, char **argv)
         o->login_url = c.login;
     if (c.launch[0] != '\0')
         o->launch_url = c.launch;
+    if (o->dl_target == NULL && o->launch_url != NULL) {
+        snprintf(c.dl_target, sizeof(c.dl_target), "%s%cplacement=editor", o->launch_url,
+                 strchr(o->launch_url, '?') != NULL ? '&' : '?');
+        o->dl_target = c.dl_target;
+    }
     if (o->platform_url != NULL)
         o->key_dir = c.state_dir;
     if (!c.have_duration)

@@ -35,7 +35,13 @@ typedef struct flow {
     char *form; /* body of the next POST */
     double started;
     int failed; /* a step failed; the flow is over */
+    int dl;     /* a deep-linking round trip (load_flow_is_dl) */
+    int dl_stage;      /* DL_STAGE_*: the deep-linking request the flow sends next */
+    char *dl_url;      /* the picker URL after the launch, the selection URL after the picker */
+    json_t *dl_expect; /* sampled flows: what the response must match (load_dl_expect_*) */
 } flow_t;
+
+enum { DL_STAGE_NONE = 0, DL_STAGE_PICKER, DL_STAGE_SELECT };
 
 /* Samples of one step, in microseconds. */
 typedef struct load_lat {
@@ -53,14 +59,17 @@ typedef struct load_reasons {
 
 typedef struct load_phase_stats {
     const char *name;
+    double start;      /* CLOCK_MONOTONIC seconds, the clock of `perf record -k monotonic` */
     double seconds;
     uint64_t done;     /* flows or requests finished in the phase */
     uint64_t ok;       /* of which succeeded */
     double cpu_s;      /* generator CPU in the phase */
+    double server_cpu_s; /* CPU of --server-pid in the phase; -1 = not measured */
     int timed;         /* counts toward the reported rate */
+    int dl;            /* the deep-link response phase, reported apart from launches */
 } load_phase_stats_t;
 
-#define LOAD_MAX_PHASES 4
+#define LOAD_MAX_PHASES 6
 
 typedef struct load load_t;
 
@@ -89,6 +98,43 @@ uint64_t load_sign_all(const load_signer_t *s, const sim_load_opts_t *o, flow_t 
                        uint64_t n, unsigned threads);
 /* Appends "token_param=...&state_param=..." for the launch POST. */
 char *load_launch_form(const sim_load_opts_t *o, const char *token, const char *state);
+
+/* sim_load_dl.c: deep-linking round trips */
+#define LOAD_DL_DEFAULT_VERIFY_EVERY 100
+
+/* Returns 1 when flow `index` is a deep-linking round trip; the
+ * --deep-linking share is spread evenly over the flow indexes. */
+int load_flow_is_dl(const sim_load_opts_t *o, uint64_t index);
+/* Returns 1 when the response of deep-linking flow `index` is verified:
+ * the first one and every dl_verify_every-th after it. */
+int load_flow_dl_sampled(const sim_load_opts_t *o, uint64_t index);
+/* Returns what a response must match, from the claims of the
+ * LtiDeepLinkingRequest: {"iss", "client_id", "deployment_id", "settings"}.
+ * Returns NULL when the claims lack them. */
+json_t *load_dl_expect_from_claims(json_t *claims);
+/* As load_dl_expect_from_claims, from a compact JWS (not verified). */
+json_t *load_dl_expect_from_token(const char *token);
+/* Reads the tool's key set from `source`, a loopback http URL or a file.
+ * Returns the document, or NULL with a message in `err`. */
+json_t *load_dl_keys_read(const char *source, long timeout_ms, char *err, size_t errlen);
+/* Builds the selection a browser submits from the picker page `html`: the
+ * form's hidden inputs, its first checkbox or radio input and its first
+ * named submit button. Returns 0 with the form action in `*action` and the
+ * body in `*body`, or -1 with a reason code. */
+int load_dl_picker_form(const char *html, char **action, char **body, char *reason,
+                        size_t reason_len);
+/* Finds the auto-submitting form of a deep-linking response page: its
+ * action and the JWT input. Returns 0, or -1 with a reason code. */
+int load_dl_response_form(const char *html, char **action, char **jwt, char *reason,
+                          size_t reason_len);
+/* Verifies a sampled response as the platform would (sim_dl_verify_keys)
+ * and that the form posts it to the request's deep_link_return_url.
+ * Returns 0, or -1 with a reason code. */
+int load_dl_verify(const sim_load_opts_t *o, json_t *keys, json_t *expect, const char *action,
+                   const char *jwt, char *reason, size_t reason_len);
+/* Returns the unescaped value of attribute `attr`="..." in the tag that
+ * starts at `tag` and ends before `end`, or NULL. */
+char *load_tag_attr(const char *tag, const char *end, const char *attr);
 
 /* sim_load_report.c */
 void load_lat_add(load_lat_t *l, double us);

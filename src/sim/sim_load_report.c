@@ -12,6 +12,8 @@ static const char *const step_names[STEP_COUNT] = {
     [STEP_CLICK] = "click",   [STEP_LOGIN] = "login",   [STEP_AUTHORIZE] = "authorize",
     [STEP_SIGN] = "sign",     [STEP_LAUNCH] = "launch", [STEP_LANDING] = "landing",
     [STEP_REPLAY] = "replay", [STEP_GET] = "get",       [STEP_FLOW] = "flow",
+    [STEP_PICKER] = "picker", [STEP_DL_RESPONSE] = "dl_response",
+    [STEP_DL_VERIFY] = "dl_verify",
 };
 
 static const char *const kind_names[FLOW_KINDS] = {
@@ -132,6 +134,25 @@ static void print_reasons(FILE *out, const char *title, const json_t *reasons)
         fprintf(out, "| %s | %lld |\n", name, (long long)json_integer_value(value));
 }
 
+static void print_dl(FILE *out, const json_t *dl)
+{
+    if (dl == NULL)
+        return;
+    fprintf(out, "deep-link responses/s: %.0f (%s)   responses: %lld   verified: %lld (first, "
+                 "then 1 in %lld)   errors: %lld",
+            num(dl, "rate"), json_string_value(json_object_get(dl, "phase")),
+            (long long)json_integer_value(json_object_get(dl, "responses")),
+            (long long)json_integer_value(json_object_get(dl, "verified")),
+            (long long)json_integer_value(json_object_get(dl, "verify_every")),
+            (long long)json_integer_value(json_object_get(dl, "errors")));
+    if (json_object_get(dl, "generator_cpu_us_per_response") != NULL)
+        fprintf(out, "   generator CPU per response: %.1f us",
+                num(dl, "generator_cpu_us_per_response"));
+    if (json_object_get(dl, "server_cpu_us_per_response") != NULL)
+        fprintf(out, "   server CPU per response: %.1f us", num(dl, "server_cpu_us_per_response"));
+    fputc('\n', out);
+}
+
 void sim_load_print_table(const json_t *report, FILE *out)
 {
     const json_t *summary = json_object_get(report, "summary");
@@ -146,15 +167,20 @@ void sim_load_print_table(const json_t *report, FILE *out)
             json_string_value(json_object_get(report, "mode")),
             (long long)json_integer_value(json_object_get(report, "concurrency")),
             json_string_value(json_object_get(report, "platform")));
-    fprintf(out, "\n| phase | seconds | done | ok | per second | generator CPU s |\n"
-                 "|---|---:|---:|---:|---:|---:|\n");
+    int server = json_object_get(json_array_get(phases, 0), "server_cpu_s") != NULL;
+    fprintf(out, "\n| phase | seconds | done | ok | per second | generator CPU s |%s\n"
+                 "|---|---:|---:|---:|---:|---:|%s\n",
+            server ? " server CPU s |" : "", server ? "---:|" : "");
     json_array_foreach((json_t *)phases, i, value) {
-        fprintf(out, "| %s%s | %.3f | %lld | %lld | %.0f | %.3f |\n",
+        fprintf(out, "| %s%s | %.3f | %lld | %lld | %.0f | %.3f |",
                 json_string_value(json_object_get(value, "name")),
                 json_is_true(json_object_get(value, "timed")) ? "" : " (not timed)",
                 num(value, "seconds"), (long long)json_integer_value(json_object_get(value, "done")),
                 (long long)json_integer_value(json_object_get(value, "ok")),
                 num(value, "per_second"), num(value, "cpu_s"));
+        if (server)
+            fprintf(out, " %.3f |", num(value, "server_cpu_s"));
+        fputc('\n', out);
     }
     fprintf(out, "\n| step | count | errors | mean ms | p50 ms | p90 ms | p99 ms | max ms |\n"
                  "|---|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -173,6 +199,7 @@ void sim_load_print_table(const json_t *report, FILE *out)
             num(summary, "generator_cpu_us_per_unit"));
     fprintf(out, "TCP connections opened: %lld\n",
             (long long)json_integer_value(json_object_get(summary, "connections_opened")));
+    print_dl(out, json_object_get(report, "deep_linking"));
     print_reasons(out, "error reason", json_object_get(report, "errors_by_reason"));
     if (neg != NULL) {
         fprintf(out, "\ntampered tokens: sent %lld, rejected %lld, accepted %lld\n",

@@ -62,8 +62,17 @@ void load_flow_params(const sim_load_opts_t *o, uint64_t index, sim_params_t *ou
     sim_params_add(out, "user", user);
     sim_params_add(out, "name", name);
     sim_params_add(out, "email", email);
-    sim_params_add(out, "role", o->roles[index % o->n_roles]);
-    sim_params_add(out, "placement", o->placements[(index / o->n_roles) % o->n_placements]);
+    if (load_flow_is_dl(o, index)) {
+        /* Deep linking is an instructor's task in Canvas. */
+        sim_params_add(out, "role", "instructor");
+        sim_params_add(out, "placement",
+                       o->dl_placement != NULL ? o->dl_placement : "editor_button");
+        sim_params_add(out, "message_type", "LtiDeepLinkingRequest");
+        sim_params_add(out, "target", o->dl_target != NULL ? o->dl_target : o->launch_url);
+    } else {
+        sim_params_add(out, "role", o->roles[index % o->n_roles]);
+        sim_params_add(out, "placement", o->placements[(index / o->n_roles) % o->n_placements]);
+    }
     sim_params_add(out, "course", course);
 }
 
@@ -118,6 +127,10 @@ int load_sign_flow(const load_signer_t *s, const sim_load_opts_t *o, flow_t *f, 
         nonce = foreign;
     }
     claims = sim_claims_build(&s->ctx, &req, nonce, (int64_t)time(NULL));
+    if (claims != NULL && f->dl && load_flow_dl_sampled(o, f->index)) {
+        json_decref(f->dl_expect);
+        f->dl_expect = load_dl_expect_from_claims(claims);
+    }
     payload = claims != NULL ? json_dumps(claims, JSON_COMPACT) : NULL;
     if (payload == NULL) {
         snprintf(reason, reason_len, "sign_failed");
