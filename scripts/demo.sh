@@ -101,6 +101,26 @@ t = r.get("tool") or {}
 print("messages the platform answered:", ", ".join(r.get("log", [])))
 print("tool frame:", t.get("url"), "signed in as:", t.get("user"))
 print("screenshot: .demo/browser-landing.png")'
+    echo
+    echo "== the same with every cookie of ltigate blocked, partitioned ones too: the"
+    echo "   launch completes through platform storage, and a link on the landing page"
+    echo "   keeps the session through a short-lived token in its URL"
+    opts="{\"chromium\":\"/usr/bin/chromium\",\"profile\":\"$dir/chromium-profile-2\","
+    opts="$opts\"block3pc\":true,\"blockCookiesFor\":\"$tool\",\"then\":\"follow-link\","
+    opts="$opts\"url\":\"$course\",\"screenshot\":\"$dir/browser-no-cookies.png\","
+    opts="$opts\"timeoutMs\":30000}"
+    timeout 60 node "$top/tests/browser/cdp_launch.mjs" "$opts" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+t = r.get("tool") or {}
+sent = [q for q in r.get("requests", []) if q.get("cookie") is not None and "/hosted/" in q["url"]]
+print("messages the platform answered:", ", ".join(r.get("log", [])))
+print("tool frame:", (t.get("url") or "").split("?")[0], "entry:", t.get("entry"),
+      "signed in as:", t.get("user"))
+print("requests to ltigate with a Cookie header:", sum(1 for q in sent if q["cookie"]),
+      "of", len(sent))
+print("screenshot: .demo/browser-no-cookies.png")'
+    grep -E 'session_source=token' "$dir/ltigate.log" | head -3 || true
 else
     echo "   (skipped: install chromium and nodejs to see it)"
 fi

@@ -82,6 +82,8 @@ typedef struct lti_config {
     unsigned max_token_age;      /* seconds an iat may lie in the past */
     unsigned max_token_lifetime; /* seconds allowed between iat and exp */
     unsigned session_lifetime;   /* seconds */
+    unsigned session_token_lifetime; /* sessionTokenLifetime: seconds a session token in a
+                                        URL or form stays valid; 0 turns tokens off */
     unsigned char session_secret[64];
     size_t session_secret_len;   /* from sessionSecretFile, or random per process */
     int session_secret_from_file;

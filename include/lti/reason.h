@@ -127,6 +127,9 @@
       "settings (count or presentation target).")                                                  \
     X(dl_type_not_accepted, 400,                                                                   \
       "The platform does not accept the content item type this tool returns for this placement.") \
+    X(dl_request_used, 409,                                                                        \
+      "This media selection was already sent to the platform. Open the media picker again from "  \
+      "Canvas to add more.")                                                                       \
     /* platform services */                                                                        \
     X(service_not_offered, 400,                                                                    \
       "This launch does not offer the platform service needed here (no line item, line items "     \

@@ -44,7 +44,8 @@ static void dump_server(const lti_config_t *cfg)
 
 static void dump_hosted(const lti_config_t *cfg)
 {
-    char bits[16], next_bits[16], skew[16], state[16], age[16], life[16], session[16];
+    char bits[16], next_bits[16], skew[16], state[16], age[16], life[16], session[16],
+        token[16];
 
     snprintf(bits, sizeof(bits), "%d", cfg->private_key ? EVP_PKEY_get_bits(cfg->private_key) : 0);
     snprintf(next_bits, sizeof(next_bits), "%d",
@@ -54,6 +55,7 @@ static void dump_hosted(const lti_config_t *cfg)
     snprintf(age, sizeof(age), "%u", cfg->max_token_age);
     snprintf(life, sizeof(life), "%u", cfg->max_token_lifetime);
     snprintf(session, sizeof(session), "%u", cfg->session_lifetime);
+    snprintf(token, sizeof(token), "%u", cfg->session_token_lifetime);
     const char *kv[] = {
         "private_key_file", cfg->private_key_file, "private_key_bits", bits,
         "next_private_key_file", cfg->next_private_key_file,
@@ -62,7 +64,7 @@ static void dump_hosted(const lti_config_t *cfg)
         "user_id_claim_property", cfg->user_id_claim_property,
         "user_id_fallback", cfg->user_id_fallback, "clock_skew", skew,
         "state_lifetime", state, "max_token_age", age, "max_token_lifetime", life,
-        "session_lifetime", session,
+        "session_lifetime", session, "session_token_lifetime", token,
         "session_secret", cfg->session_secret_from_file ? "file" : "random-per-process",
         "session_secret_file", cfg->session_secret_file,
         NULL,

@@ -67,6 +67,8 @@ static const cfg_row_t hosted_rows[] = {
      .max = 86400, .def = "3600", .unit = "seconds"},
     {.name = "sessionLifetime", .type = CFG_SECONDS, CF(session_lifetime), .min = 60,
      .max = 604800, .def = "28800", .unit = "seconds"},
+    {.name = "sessionTokenLifetime", .type = CFG_SECONDS, CF(session_token_lifetime),
+     .max = 3600, .def = "900", .unit = "seconds"},
     {.name = "sessionSecretFile", .type = CFG_PATH, CF(session_secret_file), .max = 4096},
     {.name = "mediaCatalogFile", .type = CFG_PATH, CF(media_catalog_file), .max = 4096},
     {.name = "scoreApiSecretFile", .type = CFG_PATH, CF(score_api_secret_file), .max = 4096},

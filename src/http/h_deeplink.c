@@ -174,16 +174,23 @@ const char *lti_dl_landing(h2o_req_t *req, const lti_launch_t *launch,
     return to_pool(req, page);
 }
 
-/* Reads the selection `id` from its cookie. Sends dl_request_unknown and
- * returns -1 when the cookie is absent, forged, expired or for another id. */
-static int load_selection(h2o_req_t *req, const char *mod, const char *id, lti_dl_context_t *ctx)
+/* Reads the selection `id` from its cookie or, when no selection cookie
+ * came, from the selection token in `params`; *token (may be NULL) gets
+ * that token. Sends dl_request_unknown and returns -1 when neither is
+ * present and valid for this id. */
+static int load_selection(h2o_req_t *req, const char *mod, const char *id,
+                          const lti_form_t *params, lti_dl_context_t *ctx, const char **token)
 {
     const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
     lti_err_t err = {0};
     char name[64];
     size_t len = 0;
+    int dup = 0;
+    json_t *facts = NULL;
 
     memset(ctx, 0, sizeof(*ctx));
+    if (token != NULL)
+        *token = NULL;
     if (id == NULL || strlen(id) != LTI_OIDC_RANDOM_LEN - 1) {
         lti_send_reason(req, mod, LTI_R_dl_request_unknown, "selection id missing or malformed",
                         NULL);
@@ -191,13 +198,23 @@ static int load_selection(h2o_req_t *req, const char *mod, const char *id, lti_d
     }
     dl_cookie_name(id, name, sizeof(name));
     const char *value = lti_cookie_get(req, name, &len);
-    json_t *facts = value != NULL ? lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err)
-                                  : NULL;
+    const char *why = "no selection cookie or token";
+    if (value != NULL) {
+        facts = lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err);
+        why = "selection cookie rejected";
+    } else if (params != NULL &&
+               (value = lti_form_get(params, LTI_SELECTION_TOKEN_PARAM, &len, &dup)) != NULL) {
+        facts = dup ? NULL
+                    : lti_session_token_open(cfg, LTI_SESSION_TOKEN_SELECTION, value, len,
+                                             (int64_t)time(NULL), &err);
+        why = "selection token rejected";
+        if (facts != NULL && token != NULL)
+            *token = value;
+    }
     /* lti_dl_context_from_json owns `facts` from here, so clearing ctx frees it. */
     if (facts == NULL || lti_dl_context_from_json(facts, ctx) != 0 || strcmp(ctx->id, id) != 0) {
         lti_dl_context_clear(ctx);
-        lti_send_reason(req, mod, LTI_R_dl_request_unknown,
-                        value == NULL ? "no selection cookie" : "selection cookie rejected", NULL);
+        lti_send_reason(req, mod, LTI_R_dl_request_unknown, why, NULL);
         return -1;
     }
     return 0;
@@ -257,6 +274,57 @@ static void send_response(h2o_req_t *req, const char *mod, const lti_dl_context_
     send_dl_page(req, 200, "Returning to Canvas", to_pool(req, body));
 }
 
+/* A response waiting until its selection is recorded as used. */
+typedef struct finish {
+    h2o_req_t *req;
+    const char *mod;
+    lti_dl_context_t ctx; /* owned */
+    json_t *items;        /* owned */
+    const char *msg, *errormsg;
+} finish_t;
+
+static void on_selection_recorded(void *arg, lti_reason_t reason, const char *value, size_t len)
+{
+    finish_t *self = arg;
+    (void)value;
+    (void)len;
+    if (reason == LTI_R_ok) {
+        send_response(self->req, self->mod, &self->ctx, self->items, self->msg, self->errormsg);
+    } else {
+        json_decref(self->items);
+        lti_send_reason(self->req, self->mod,
+                        reason == LTI_R_nonce_reused ? LTI_R_dl_request_used : reason,
+                        reason == LTI_R_nonce_reused ? "selection already answered"
+                                                     : "cannot record the selection as used",
+                        NULL);
+    }
+    lti_dl_context_clear(&self->ctx);
+}
+
+/* Records the selection id in the store (set-if-absent, until the
+ * selection expires), so each selection gets one signed response even when
+ * its cookie or token is replayed, and then signs and sends the response.
+ * Takes over `ctx` (left empty) and the reference to `items`. */
+static void finish_selection(h2o_req_t *req, const char *mod, lti_dl_context_t *ctx,
+                             json_t *items, const char *msg, const char *errormsg)
+{
+    lti_store_t *store = lti_thread_of(req)->app->store;
+    finish_t *self = h2o_mem_alloc_pool(&req->pool, sizeof(*self));
+    char key[LTI_OIDC_RANDOM_LEN + 8];
+
+    self->req = req;
+    self->mod = mod;
+    self->ctx = *ctx;
+    memset(ctx, 0, sizeof(*ctx));
+    self->items = items;
+    self->msg = msg != NULL ? h2o_strdup(&req->pool, msg, SIZE_MAX).base : NULL;
+    self->errormsg = errormsg != NULL ? h2o_strdup(&req->pool, errormsg, SIZE_MAX).base : NULL;
+    int64_t ttl = self->ctx.exp - (int64_t)time(NULL);
+    snprintf(key, sizeof(key), "dlu:%s", self->ctx.id);
+    lti_store_put_nx(store, key, "1", 1, ttl > 0 ? (unsigned)ttl : 1, on_selection_recorded,
+                     self);
+}
+
 static void format_duration(int seconds, char *out, size_t outlen)
 {
     if (seconds >= 3600)
@@ -286,7 +354,8 @@ void lti_handle_dl_picker(h2o_req_t *req)
         return;
     }
     const char *id = lti_form_get(form, "dl", NULL, &dup);
-    if (load_selection(req, "picker", dup ? NULL : id, &ctx) != 0)
+    const char *token = NULL;
+    if (load_selection(req, "picker", dup ? NULL : id, form, &ctx, &token) != 0)
         return;
     lti_dl_csrf_token(app->cfg, ctx.id, csrf);
     int accepted = (ctx.settings.accept_types & LTI_DL_TYPE_LTI_RESOURCE_LINK) != 0;
@@ -309,6 +378,11 @@ void lti_handle_dl_picker(h2o_req_t *req)
             "<input type=\"hidden\" name=\"dl\" value=\"%s\">\n"
             "<input type=\"hidden\" name=\"csrf_token\" value=\"%s\">\n",
             ctx.id, csrf);
+    /* Without a selection cookie the form posts the token back in its body. */
+    if (token != NULL)
+        fprintf(fp, "<input type=\"hidden\" name=\"" LTI_SELECTION_TOKEN_PARAM
+                    "\" value=\"%s\">\n",
+                token);
     if (!accepted) {
         fprintf(fp, "<p class=\"error\" id=\"type-mismatch\">%s</p>\n", type_mismatch_text);
     } else {
@@ -401,12 +475,12 @@ void lti_handle_dl_choose(h2o_req_t *req)
         lti_send_reason(req, "picker", LTI_R_csrf_invalid, "picker form CSRF token", NULL);
         return;
     }
-    if (load_selection(req, "picker", id, &ctx) != 0)
+    if (load_selection(req, "picker", id, form, &ctx, NULL) != 0)
         return;
     int accepted = (ctx.settings.accept_types & LTI_DL_TYPE_LTI_RESOURCE_LINK) != 0;
     if (action != NULL && strcmp(action, "cancel") == 0) {
-        send_response(req, "picker", &ctx, json_array(), NULL,
-                      accepted ? NULL : type_mismatch_text);
+        finish_selection(req, "picker", &ctx, json_array(), NULL,
+                         accepted ? NULL : type_mismatch_text);
     } else if (action == NULL || strcmp(action, "choose") != 0) {
         lti_send_reason(req, "picker", LTI_R_param_invalid, "action is not choose or cancel",
                         NULL);
@@ -422,28 +496,24 @@ void lti_handle_dl_choose(h2o_req_t *req)
             char msg[64];
             snprintf(msg, sizeof(msg), "%zu media item%s added", json_array_size(items),
                      json_array_size(items) == 1 ? "" : "s");
-            send_response(req, "picker", &ctx, items, msg, NULL);
+            finish_selection(req, "picker", &ctx, items, msg, NULL);
         }
     }
     lti_dl_context_clear(&ctx);
 }
 
-/* Reads and verifies the session cookie; sends the rejection and returns
- * NULL when there is none. */
-static json_t *require_session(h2o_req_t *req, const char *mod)
+/* Reads and verifies the session (cookie, else token in `params` or the
+ * query); sends the rejection and returns NULL when there is none. Sets
+ * *token to the session token when the session came by token. */
+static json_t *require_session(h2o_req_t *req, const char *mod, const lti_form_t *params,
+                               const char **token)
 {
-    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
-    lti_err_t err = {0};
-    size_t len = 0;
-    const char *value = lti_cookie_get(req, LTI_SESSION_COOKIE, &len);
-    if (value == NULL) {
-        lti_send_reason(req, mod, LTI_R_session_missing, NULL, NULL);
+    lti_req_session_t session;
+    if (lti_request_session(req, mod, params, &session) != 0)
         return NULL;
-    }
-    json_t *facts = lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err);
-    if (facts == NULL)
-        lti_send_reason(req, mod, err.reason, err.msg, NULL);
-    return facts;
+    if (token != NULL)
+        *token = session.token;
+    return session.facts;
 }
 
 static int is_json_type(h2o_req_t *req)
@@ -480,7 +550,7 @@ void lti_handle_dl_api(h2o_req_t *req)
         lti_send_reason(req, "deeplink", LTI_R_body_too_large, NULL, NULL);
         return;
     }
-    json_t *facts = require_session(req, "deeplink");
+    json_t *facts = require_session(req, "deeplink", NULL, NULL);
     if (facts == NULL)
         return;
     const char *id = json_string_value(json_object_get(facts, "dl_id"));
@@ -501,7 +571,7 @@ void lti_handle_dl_api(h2o_req_t *req)
     }
     h2o_iovec_t id_copy = h2o_strdup(&req->pool, id, SIZE_MAX);
     json_decref(facts);
-    if (load_selection(req, "deeplink", id_copy.base, &ctx) != 0)
+    if (load_selection(req, "deeplink", id_copy.base, NULL, &ctx, NULL) != 0)
         return;
 
     json_t *doc = lti_json_parse_strict(req->entity.base != NULL ? req->entity.base : "",
@@ -520,7 +590,7 @@ void lti_handle_dl_api(h2o_req_t *req)
     if (r != LTI_R_ok)
         lti_send_reason(req, "deeplink", r, err.msg, NULL);
     else
-        send_response(req, "deeplink", &ctx, json_incref(items), json_string_value(msg),
+        finish_selection(req, "deeplink", &ctx, json_incref(items), json_string_value(msg),
                       json_string_value(errormsg));
     json_decref(doc);
     lti_dl_context_clear(&ctx);
@@ -540,7 +610,8 @@ void lti_handle_player(h2o_req_t *req)
         lti_send_reason(req, "player", r, err.msg, NULL);
         return;
     }
-    json_t *facts = require_session(req, "player");
+    const char *token = NULL;
+    json_t *facts = require_session(req, "player", form, &token);
     if (facts == NULL)
         return;
     const char *id = lti_form_get(form, "entry", NULL, &dup);
@@ -563,6 +634,10 @@ void lti_handle_player(h2o_req_t *req)
     format_duration(e->duration, duration, sizeof(duration));
     int has_quiz = app->services != NULL &&
                    json_object_get(lti_services_quizzes(app->services), e->id) != NULL;
+    char quiz_url[128];
+    snprintf(quiz_url, sizeof(quiz_url), "/hosted/quiz?entry=%s", e->id);
+    const char *quiz_href =
+        lti_html(req, lti_link_with_token(req, quiz_url, LTI_SESSION_TOKEN_PARAM, token));
     char *body = NULL;
     int n = asprintf(&body,
                      "<header><h1 id=\"entry-title\">%s</h1></header>\n<main>\n"
@@ -574,8 +649,8 @@ void lti_handle_player(h2o_req_t *req)
                      lti_html(req, e->description), duration,
                      lti_html(req, json_string_value(json_object_get(facts, "user_id"))),
                      /* Entries with an answer key link to their quiz (h_services.c). */
-                     has_quiz ? "<p><a id=\"quiz\" href=\"/hosted/quiz?entry=" : "",
-                     has_quiz ? e->id : "", has_quiz ? "\">Take the quiz</a></p>\n" : "");
+                     has_quiz ? "<p><a id=\"quiz\" href=\"" : "", has_quiz ? quiz_href : "",
+                     has_quiz ? "\">Take the quiz</a></p>\n" : "");
     json_decref(facts);
     if (n < 0) {
         lti_send_reason(req, "player", LTI_R_internal_error, "out of memory", NULL);

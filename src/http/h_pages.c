@@ -9,25 +9,22 @@
 #include <time.h>
 #include <jansson.h>
 #include "http_int.h"
+#include "lti/deeplink.h"
 #include "lti/log.h"
 #include "lti/session.h"
+#include "lti/tool.h"
 
-/* Reads and verifies the session cookie; sends the rejection and returns
- * NULL when there is no valid session. */
-static json_t *require_session(h2o_req_t *req, const char *mod)
+/* Reads and verifies the session (cookie, else token); sends the rejection
+ * and returns NULL when there is no valid session. Sets *token to the
+ * session token when the session came by token, else NULL. */
+static json_t *require_session(h2o_req_t *req, const char *mod, const char **token)
 {
-    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
-    lti_err_t err = {0};
-    size_t len = 0;
-    const char *value = lti_cookie_get(req, LTI_SESSION_COOKIE, &len);
-    if (value == NULL) {
-        lti_send_reason(req, mod, LTI_R_session_missing, NULL, NULL);
+    lti_req_session_t session;
+    if (lti_request_session(req, mod, NULL, &session) != 0)
         return NULL;
-    }
-    json_t *facts = lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err);
-    if (facts == NULL)
-        lti_send_reason(req, mod, err.reason, err.msg, NULL);
-    return facts;
+    if (token != NULL)
+        *token = session.token;
+    return session.facts;
 }
 
 static const char *fact(json_t *facts, const char *key)
@@ -45,9 +42,34 @@ static const char *page_title(const char *page)
     return "Media";
 }
 
+/* The catalog's entries as links to the player. A page served by session
+ * token carries the token in each link, because this browser returns no
+ * cookie. */
+static const char *media_links(h2o_req_t *req, const char *token)
+{
+    const lti_catalog_t *catalog = lti_thread_of(req)->app->tool->catalog;
+    h2o_iovec_t html = h2o_iovec_init(H2O_STRLIT(""));
+    if (catalog->n == 0)
+        return "";
+    html = h2o_concat(&req->pool, html, h2o_iovec_init(H2O_STRLIT("<ul class=\"media\">\n")));
+    for (size_t i = 0; i < catalog->n; i++) {
+        char url[128];
+        snprintf(url, sizeof(url), LTI_PLAYER_PATH "?entry=%s", catalog->entries[i].id);
+        const char *href = lti_html(req, lti_link_with_token(req, url, LTI_SESSION_TOKEN_PARAM,
+                                                             token));
+        const char *title = lti_html(req, catalog->entries[i].title);
+        html = h2o_concat(&req->pool, html, h2o_iovec_init(H2O_STRLIT("<li><a href=\"")),
+                          h2o_iovec_init(href, strlen(href)), h2o_iovec_init(H2O_STRLIT("\">")),
+                          h2o_iovec_init(title, strlen(title)),
+                          h2o_iovec_init(H2O_STRLIT("</a></li>\n")));
+    }
+    return h2o_concat(&req->pool, html, h2o_iovec_init(H2O_STRLIT("</ul>\n"))).base;
+}
+
 void lti_handle_page(h2o_req_t *req, const char *page)
 {
-    json_t *facts = require_session(req, "page");
+    const char *token = NULL;
+    json_t *facts = require_session(req, "page", &token);
     if (facts == NULL)
         return;
     if (lti_wants_json(req)) {
@@ -64,7 +86,7 @@ void lti_handle_page(h2o_req_t *req, const char *page)
                      "<dt>Role</dt><dd id=\"app-role\">%s</dd>\n"
                      "<dt>Course</dt><dd id=\"course\">%s</dd>\n"
                      "<dt>Placement</dt><dd id=\"placement\">%s</dd>\n</dl>\n"
-                     "<p class=\"note\">%s</p>\n</main>\n"
+                     "<p class=\"note\">%s</p>\n%s</main>\n"
                      /* lti-storage.js sends lti.frameResize from here. */
                      "<div id=\"lti-frame\" data-token=\"%s\" hidden></div>"
                      "<script src=\"" LTI_STORAGE_JS_PATH "\" defer></script>",
@@ -79,7 +101,7 @@ void lti_handle_page(h2o_req_t *req, const char *page)
                          : strcmp(page, "/hosted/media-gallery") == 0
                                ? "Media shared with this course."
                                : "The media linked from this course item.",
-                     lti_html(req, fact(facts, "post_message_token")));
+                     media_links(req, token), lti_html(req, fact(facts, "post_message_token")));
     json_decref(facts);
     if (n < 0) {
         lti_send_reason(req, "page", LTI_R_internal_error, "out of memory", NULL);
@@ -92,7 +114,7 @@ void lti_handle_page(h2o_req_t *req, const char *page)
 
 void lti_handle_launch_context(h2o_req_t *req)
 {
-    json_t *facts = require_session(req, "context");
+    json_t *facts = require_session(req, "context", NULL);
     if (facts != NULL)
         lti_send_json(req, 200, facts);
 }

@@ -140,28 +140,23 @@ static void submit(op_t *self, lti_svc_call_t *call, op_step_fn step)
 
 /* ---- session helpers ------------------------------------------------------ */
 
-/* Verifies the session cookie; sends the rejection and returns NULL
- * without one. The cookie value is returned for the CSRF check. */
-static json_t *session_of(h2o_req_t *req, const char *mod, const char **cookie, size_t *len)
+/* Verifies the session (cookie, else token in `params` or the query);
+ * sends the rejection and returns NULL without one. The credential (cookie
+ * value or token) is returned for the CSRF check, and *token is the token
+ * when the session came by token. */
+static json_t *session_of(h2o_req_t *req, const char *mod, const lti_form_t *params,
+                          const char **cookie, size_t *len, const char **token)
 {
-    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
-    lti_err_t err = {0};
-    size_t n = 0;
-    const char *value = lti_cookie_get(req, LTI_SESSION_COOKIE, &n);
-    if (value == NULL) {
-        lti_send_reason(req, mod, LTI_R_session_missing, NULL, NULL);
+    lti_req_session_t session;
+    if (lti_request_session(req, mod, params, &session) != 0)
         return NULL;
-    }
-    json_t *facts = lti_session_decode(cfg, value, n, (int64_t)time(NULL), &err);
-    if (facts == NULL) {
-        lti_send_reason(req, mod, err.reason, err.msg, NULL);
-        return NULL;
-    }
     if (cookie != NULL) {
-        *cookie = value;
-        *len = n;
+        *cookie = session.credential;
+        *len = session.credential_len;
     }
-    return facts;
+    if (token != NULL)
+        *token = session.token;
+    return session.facts;
 }
 
 static const char *fact(json_t *facts, const char *key)
@@ -202,7 +197,7 @@ static op_t *session_op(h2o_req_t *req, const char *mod, int staff, const lti_fo
     lti_app_t *app = lti_thread_of(req)->app;
     const char *cookie = NULL;
     size_t cookie_len = 0, pidx = 0;
-    json_t *facts = session_of(req, mod, &cookie, &cookie_len);
+    json_t *facts = session_of(req, mod, form, &cookie, &cookie_len, NULL);
     if (facts == NULL)
         return NULL;
     if (platform_of(app->cfg, facts, &pidx) != 0) {
@@ -318,7 +313,8 @@ void lti_handle_quiz_page(h2o_req_t *req)
         lti_send_reason(req, "quiz", err.reason, err.msg, NULL);
         return;
     }
-    json_t *facts = session_of(req, "quiz", &cookie, &cookie_len);
+    const char *token = NULL;
+    json_t *facts = session_of(req, "quiz", &form, &cookie, &cookie_len, &token);
     if (facts == NULL)
         return;
     const char *entry = lti_form_get(&form, "entry", NULL, NULL);
@@ -357,6 +353,14 @@ void lti_handle_quiz_page(h2o_req_t *req)
                                                             "name=\"entry\" value=\"")),
                                   h2o_iovec_init(entry, strlen(entry)),
                                   h2o_iovec_init(H2O_STRLIT("\">\n")));
+    /* A quiz page served by session token posts the token back in the form
+     * body, where it stays out of URLs. */
+    if (token != NULL)
+        html = h2o_concat(&req->pool, html,
+                          h2o_iovec_init(H2O_STRLIT("<input type=\"hidden\" name=\""
+                                                    LTI_SESSION_TOKEN_PARAM "\" value=\"")),
+                          h2o_iovec_init(token, strlen(token)),
+                          h2o_iovec_init(H2O_STRLIT("\">\n")));
     json_array_foreach(questions, i, q) {
         const char *qid = json_string_value(json_object_get(q, "id"));
         const char *text = lti_html(req, json_string_value(json_object_get(q, "text")));

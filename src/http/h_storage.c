@@ -16,6 +16,10 @@
  *    constant time before it sets the session cookie. A state stolen from
  *    one browser therefore cannot complete in another: the other browser's
  *    platform storage does not hold it.
+ *  - after the completion: the session (and selection) cookies are
+ *    Partitioned, and the page checks whether they come back. A browser
+ *    that drops them continues on a short-lived token in the landing page's
+ *    URL (session_req.c).
  *
  * Pages carry their data in HTML-escaped data- attributes and load the
  * script from /hosted/static/lti-storage.js, so the CSP needs no inline
@@ -24,8 +28,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <openssl/crypto.h>
 #include "http_int.h"
+#include "lti/deeplink.h"
 #include "lti/log.h"
 #include "lti/oidc.h"
 #include "lti/session.h"
@@ -209,10 +215,24 @@ static void on_completion_stored(void *arg, lti_reason_t reason, const char *val
     send_script_page(req, "ltigate: finishing the launch", b);
 }
 
-/* NOTE: cookies that the launch handler already added to this response (the
- * deep-linking selection cookie) are sent with this page unpartitioned, so a
- * browser that blocks third-party cookies drops them and the picker then
- * fails with dl_request_unknown. */
+/* Moves the deep-linking selection cookies that the launch handler added to
+ * this response into `list`, so that they reach the browser only after the
+ * storage check, and then partitioned like the session cookie. */
+static void take_selection_cookies(h2o_req_t *req, json_t *list)
+{
+    ssize_t i = -1;
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_SET_COOKIE, i)) != -1) {
+        h2o_iovec_t v = req->res.headers.entries[i].value;
+        if (v.len > sizeof(LTI_DL_COOKIE_PREFIX) - 1 &&
+            memcmp(v.base, LTI_DL_COOKIE_PREFIX, sizeof(LTI_DL_COOKIE_PREFIX) - 1) == 0) {
+            json_array_append_new(list, json_stringn(v.base, v.len));
+            /* The next entry moves into slot i, and the search resumes after
+             * the cursor. */
+            i = h2o_delete_header(&req->res.headers, i) - 1;
+        }
+    }
+}
+
 void lti_storage_begin_completion(h2o_req_t *req, lti_store_t *store,
                                   const lti_platform_cfg_t *platform, size_t platform_index,
                                   const char *target, const char *state, const char *nonce,
@@ -226,9 +246,11 @@ void lti_storage_begin_completion(h2o_req_t *req, lti_store_t *store,
         lti_send_reason(req, "launch", LTI_R_internal_error, "RAND_bytes failed", kv);
         return;
     }
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I}", "state", state, "nonce", nonce, "page",
-                            page, "session", session_cookie, "platform",
-                            (json_int_t)platform_index);
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:I, s:[]}", "state", state, "nonce", nonce,
+                            "page", page, "session", session_cookie, "platform",
+                            (json_int_t)platform_index, "cookies");
+    if (rec != NULL)
+        take_selection_cookies(req, json_object_get(rec, "cookies"));
     char *text = rec != NULL ? json_dumps(rec, JSON_COMPACT) : NULL;
     json_decref(rec);
     if (text == NULL) {
@@ -260,6 +282,54 @@ static int same(const char *a, const char *b)
 {
     size_t n = strlen(a);
     return n == strlen(b) && CRYPTO_memcmp(a, b, n) == 0;
+}
+
+/* Returns the landing URL for a browser that returns no cookie: `page`
+ * with a session token, or for a deep-linking launch (`selection` is its
+ * Set-Cookie value) with a selection token, since the picker needs only
+ * the selection. Returns `page` itself when tokens are off. */
+static const char *fallback_url(h2o_req_t *req, const char *page, const char *session,
+                                const char *selection)
+{
+    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
+    int64_t now = (int64_t)time(NULL);
+    lti_err_t err = {0};
+    const char *kind = LTI_SESSION_TOKEN_SESSION, *param = LTI_SESSION_TOKEN_PARAM;
+    const char *value = session;
+    size_t len = strlen(session);
+
+    if (selection != NULL) {
+        const char *eq = strchr(selection, '=');
+        value = eq != NULL ? eq + 1 : "";
+        len = strcspn(value, ";");
+        kind = LTI_SESSION_TOKEN_SELECTION;
+        param = LTI_SELECTION_TOKEN_PARAM;
+    }
+    json_t *facts = lti_session_decode(cfg, value, len, now, &err);
+    char *token = facts != NULL ? lti_session_token_seal(cfg, kind, facts, now) : NULL;
+    json_decref(facts);
+    if (token == NULL)
+        return page;
+    const char *url = lti_link_with_token(req, page, param, token);
+    OPENSSL_clear_free(token, strlen(token));
+    return url;
+}
+
+/* The completion step's response: a page whose script asks
+ * /hosted/index/session-check, with credentials, whether the session cookie
+ * just set comes back, and then opens `page`, or `fallback` (the page with
+ * a token) when it does not. So the token enters a URL only in browsers
+ * that dropped the cookie. */
+static void send_session_page(h2o_req_t *req, const char *page, const char *fallback)
+{
+    h2o_iovec_t b = h2o_iovec_init(H2O_STRLIT("<main id=\"lti-storage\" data-mode=\"session\""));
+    b = attr(req, b, "data-check", LTI_SESSION_CHECK_PATH);
+    b = attr(req, b, "data-page", page);
+    b = attr(req, b, "data-fallback", fallback);
+    b = cat(req, b, ">\n<h1>Signing in</h1>\n<p><a id=\"lti-continue-link\"");
+    b = attr(req, b, "href", page);
+    b = cat(req, b, ">Continue</a></p>\n</main>");
+    send_script_page(req, "ltigate: signing in", b);
 }
 
 static void on_completion_taken(void *arg, lti_reason_t reason, const char *value, size_t len)
@@ -302,7 +372,7 @@ static void on_completion_taken(void *arg, lti_reason_t reason, const char *valu
     /* Partitioned (CHIPS): browsers that block third-party cookies still
      * keep a cookie partitioned by the top-level site, so the landing page
      * in the platform's frame gets its session. Browsers without CHIPS
-     * ignore the attribute and may drop the cookie. */
+     * ignore the attribute and may drop the cookie; they get the token. */
     char attrs[128];
     snprintf(attrs, sizeof(attrs),
              "; Path=/; Max-Age=%ld; Secure; HttpOnly; SameSite=None; Partitioned",
@@ -312,13 +382,26 @@ static void on_completion_taken(void *arg, lti_reason_t reason, const char *valu
                                     h2o_iovec_init(attrs, strlen(attrs)));
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, header.base,
                    header.len);
-    h2o_iovec_t location = h2o_strdup(&req->pool, page, SIZE_MAX);
+    const char *selection = NULL;
+    size_t i;
+    json_t *moved;
+    json_array_foreach(json_object_get(rec, "cookies"), i, moved) {
+        const char *v = json_string_value(moved);
+        if (v == NULL)
+            continue;
+        header = h2o_concat(&req->pool, h2o_iovec_init(v, strlen(v)),
+                            h2o_iovec_init(H2O_STRLIT("; Partitioned")));
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_SET_COOKIE, NULL, header.base,
+                       header.len);
+        selection = h2o_strdup(&req->pool, v, SIZE_MAX).base;
+    }
+    const char *page_copy = h2o_strdup(&req->pool, page, SIZE_MAX).base;
+    const char *fallback = fallback_url(req, page_copy, session, selection);
     json_decref(rec);
     const char *log[] = {"iss", p->issuer, "client_id", p->client_id, "outcome",
                          "launched_via_storage", NULL};
     lti_log_kv(LTI_LOG_INFO, "launch", NULL, log);
-    lti_add_page_headers(req);
-    lti_send_redirect(req, 303, location.base);
+    send_session_page(req, page_copy, fallback);
 }
 
 void lti_handle_storage_complete(h2o_req_t *req)
@@ -383,6 +466,24 @@ void lti_handle_storage_complete(h2o_req_t *req)
     snprintf(key, sizeof(key), "sc:%s", id);
     /* Taken before the values are compared: one guess per completion. */
     lti_store_take(lti_thread_of(req)->app->store, key, on_completion_taken, self);
+}
+
+void lti_handle_session_check(h2o_req_t *req)
+{
+    const lti_config_t *cfg = lti_thread_of(req)->app->cfg;
+    lti_err_t err = {0};
+    size_t len = 0;
+
+    if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
+        lti_send_reason(req, "launch", LTI_R_method_not_allowed, "session check accepts GET only",
+                        NULL);
+        return;
+    }
+    const char *value = lti_cookie_get(req, LTI_SESSION_COOKIE, &len);
+    json_t *facts = value != NULL ? lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err)
+                                  : NULL;
+    json_decref(facts);
+    lti_send_json(req, 200, json_pack("{s:b}", "cookie", facts != NULL));
 }
 
 void lti_handle_storage_js(h2o_req_t *req)

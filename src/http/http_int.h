@@ -152,6 +152,32 @@ void lti_storage_begin_completion(h2o_req_t *req, lti_store_t *store,
 void lti_handle_storage_complete(h2o_req_t *req);
 void lti_handle_storage_js(h2o_req_t *req);
 
+/* The session of a request (session_req.c): the session cookie, or only
+ * when no session cookie came, the session token of parameter
+ * LTI_SESSION_TOKEN_PARAM. */
+#define LTI_SESSION_TOKEN_PARAM "session_token"
+#define LTI_SELECTION_TOKEN_PARAM "selection_token"
+#define LTI_SESSION_CHECK_PATH "/hosted/index/session-check"
+typedef struct lti_req_session {
+    json_t *facts;          /* new reference, for the caller to release */
+    const char *credential; /* the cookie value or the token; CSRF tokens bind to it */
+    size_t credential_len;
+    const char *token;      /* the token when the session came by token, else NULL; pages put
+                               it into their links and forms */
+} lti_req_session_t;
+/* Reads the session from the cookie, else from the token in `params` (the
+ * parsed query or form) or, when `params` is NULL, in the query string.
+ * Sends the rejection and returns -1 when there is no valid session. */
+int lti_request_session(h2o_req_t *req, const char *mod, const lti_form_t *params,
+                        lti_req_session_t *out);
+/* Returns `url` with `name`=`token` added to its query when `token` is not
+ * NULL, else `url` itself. */
+const char *lti_link_with_token(h2o_req_t *req, const char *url, const char *name,
+                                const char *token);
+/* GET /hosted/index/session-check: {"cookie": true} when the session cookie
+ * came with the request and verifies. */
+void lti_handle_session_check(h2o_req_t *req);
+
 /* Delivers finished JWKS fetches to waiting launches on this thread. */
 void lti_launch_on_jwks_messages(h2o_multithread_receiver_t *receiver, h2o_linklist_t *messages);
 

@@ -67,6 +67,8 @@ static int on_req(h2o_handler_t *handler, h2o_req_t *req)
         lti_handle_storage_complete(req);
     } else if (PATH_IS(LTI_STORAGE_JS_PATH)) {
         lti_handle_storage_js(req);
+    } else if (PATH_IS(LTI_SESSION_CHECK_PATH)) {
+        lti_handle_session_check(req);
     } else if (PATH_IS("/hosted/index/launch-context")) {
         lti_handle_launch_context(req);
     } else if (PATH_IS("/hosted/my-media")) {

@@ -13,6 +13,10 @@
  * Launch: read both values back with lti.get_data and post them to the
  * completion step.
  *
+ * Session: after the completion step, ask the session check with
+ * credentials whether the new session cookie comes back, and open the
+ * landing page without a token when it does.
+ *
  * Response messages are accepted only from the storage frame's window at the
  * platform's authentication origin, and only for the message_id sent.
  */
@@ -111,6 +115,17 @@ const char lti_storage_js[] =
     "      });\n"
     "    });\n"
     "  }\n"
+    "  /* After the completion step: open the landing page plainly when the\n"
+    "   * session cookie comes back, else through its token URL. */\n"
+    "  function session(d) {\n"
+    "    var done = false;\n"
+    "    function go(url) { if (!done) { done = true; window.location.replace(url); } }\n"
+    "    setTimeout(function () { go(d.fallback); }, 3000);\n"
+    "    fetch(d.check, { credentials: 'include', cache: 'no-store' })\n"
+    "      .then(function (r) { return r.json(); })\n"
+    "      .then(function (j) { go(j && j.cookie === true ? d.page : d.fallback); })\n"
+    "      .catch(function () { go(d.fallback); });\n"
+    "  }\n"
     "  /* Landing pages: tell Canvas the content height. */\n"
     "  function resize(d) {\n"
     "    if (window.parent === window) return;\n"
@@ -123,6 +138,7 @@ const char lti_storage_js[] =
     "    var s = document.getElementById('lti-storage');\n"
     "    if (s && s.dataset.mode === 'login') login(s.dataset);\n"
     "    else if (s && s.dataset.mode === 'launch') launch(s.dataset);\n"
+    "    else if (s && s.dataset.mode === 'session') session(s.dataset);\n"
     "    var f = document.getElementById('lti-frame');\n"
     "    if (f) resize(f.dataset);\n"
     "  }\n"

@@ -2,7 +2,7 @@
 /*
  * A Canvas-like course page for browser tests of LTI Platform Storage.
  *
- * GET /sim/course?answer=1|0&user=..&role=..&placement=.. frames the tool's
+ * GET /sim/course?answer=1|0&user=..&role=..&placement=..&message_type=.. frames the tool's
  * launch (always offered lti_storage_target, as cloud Canvas does) and, with
  * answer=1, answers lti.capabilities and hosts the post_message_forwarding
  * frame, which answers lti.put_data and lti.get_data from memory. With
@@ -97,7 +97,8 @@ static int course_page(const char *base, h2o_req_t *req, const sim_params_t *par
     const char *answer = sim_params_get(params, "answer");
     int answers = answer != NULL && (strcmp(answer, "1") == 0 || strcmp(answer, "forge") == 0);
     int forge = answer != NULL && strcmp(answer, "forge") == 0;
-    static const char *const passed[] = {"user", "role", "placement", "name", "course"};
+    static const char *const passed[] = {"user", "role", "placement", "name", "course",
+                                         "message_type"};
     sim_buf_t b;
 
     sim_buf_init(&b, 1 << 16);

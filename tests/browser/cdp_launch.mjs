@@ -7,6 +7,13 @@
 //
 // Usage: node cdp_launch.mjs '{"chromium":"/usr/bin/chromium","profile":DIR,
 //   "block3pc":true,"url":URL,"screenshot":FILE,"timeoutMs":30000}'
+// Optional: "blockCookiesFor":ORIGIN blocks every cookie of that origin,
+// partitioned ones included (the site setting "not allowed to save data");
+// "then":"follow-link" clicks the landing page's first player link and waits
+// for the player; "then":"pick" chooses the first entry in the deep-linking
+// picker and waits for the platform's answer ("actionShot" is a screenshot
+// taken just before the click). "requests" in the output lists the tool
+// frame's requests and whether each carried a Cookie header.
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,15 +25,24 @@ mkdirSync(join(opts.profile, 'Default'), { recursive: true });
 // The setting "Third-party cookies" (chrome://settings/cookies): 0 allows
 // them, 1 blocks them. Written either way, as the default differs between
 // Chromium releases.
+const profilePrefs = { cookie_controls_mode: opts.block3pc ? 1 : 0,
+  block_third_party_cookies: !!opts.block3pc };
+if (opts.blockCookiesFor) {
+  // 2 = block. The pattern pair is (site of the cookie, top-level site).
+  profilePrefs.content_settings = { exceptions: { cookies: {
+    [`${opts.blockCookiesFor},*`]: { setting: 2 } } } };
+}
 writeFileSync(join(opts.profile, 'Default', 'Preferences'),
-  JSON.stringify({ profile: { cookie_controls_mode: opts.block3pc ? 1 : 0,
-    block_third_party_cookies: !!opts.block3pc } }));
+  JSON.stringify({ profile: profilePrefs }));
 const args = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
   '--disable-default-apps', '--disable-extensions', '--no-default-browser-check',
   '--disable-features=Translate,OptimizationHints,MediaRouter',
   '--remote-debugging-pipe', `--user-data-dir=${opts.profile}`, '--window-size=1000,800',
+  // Hosts other than localhost and 127.0.0.1 fail to resolve, so pages that name
+  // other hosts (the catalog's thumbnails) cause no network traffic.
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1',
 ];
 if (opts.block3pc) args.push('--test-third-party-cookie-phaseout');
 args.push('about:blank');
@@ -40,6 +56,7 @@ const inp = child.stdio[4];
 let nextId = 1;
 const pending = new Map();
 const frames = new Map(); // sessionId -> targetInfo of attached iframes
+const requests = new Map(); // requestId -> { url, cookie }
 let buf = Buffer.alloc(0);
 inp.on('data', (chunk) => {
   buf = Buffer.concat([buf, chunk]);
@@ -54,9 +71,19 @@ inp.on('data', (chunk) => {
     } else if (msg.method === 'Target.attachedToTarget') {
       const s = msg.params.sessionId;
       frames.set(s, msg.params.targetInfo);
+      send('Network.enable', {}, s).catch(() => {});
       send('Runtime.runIfWaitingForDebugger', {}, s).catch(() => {});
       send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false,
         flatten: true }, s).catch(() => {});
+    } else if (msg.method === 'Network.requestWillBeSent') {
+      const r = requests.get(msg.params.requestId) || { cookie: null };
+      r.url = msg.params.request.url;
+      requests.set(msg.params.requestId, r);
+    } else if (msg.method === 'Network.requestWillBeSentExtraInfo') {
+      // The headers as sent, Cookie included, which requestWillBeSent omits.
+      const r = requests.get(msg.params.requestId) || { url: null };
+      r.cookie = Object.keys(msg.params.headers || {}).some((h) => h.toLowerCase() === 'cookie');
+      requests.set(msg.params.requestId, r);
     } else if (msg.method === 'Target.detachedFromTarget') {
       frames.delete(msg.params.sessionId);
     }
@@ -88,12 +115,38 @@ const probe = `JSON.stringify({
                 !document.getElementById('lti-new-window').hidden),
   storageFailed: !!(document.getElementById('lti-storage-failed') &&
                     !document.getElementById('lti-storage-failed').hidden),
+  entry: (document.getElementById('entry-title') || {}).textContent || null,
+  picker: !!document.getElementById('picker'),
+  body: document.body ? document.body.innerText.slice(0, 2000) : null,
   reason: (document.querySelector('.code code') || {}).textContent || null })`;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// Runs in the tool's frame: the first action of `then`.
+const actions = {
+  'follow-link': `(function () {
+    var a = document.querySelector('a[href*="/hosted/player"]');
+    if (!a) return false;
+    a.click();
+    return true; })()`,
+  pick: `(function () {
+    var e = document.querySelector('#picker input[name=entry]');
+    var b = document.querySelector('#picker button[value=choose]');
+    if (!e || !b) return false;
+    e.checked = true;
+    b.click();
+    return true; })()`,
+};
+
+// Whether the page after the action has loaded.
+function finished(t) {
+  if (opts.then === 'follow-link') return !!(t.entry && t.user);
+  return t.url.includes('/deep_linking_response');
+}
+
 async function main() {
-  const result = { log: [], tool: null, screenshot: null, error: null };
+  const result = { log: [], tool: null, screenshot: null, error: null, acted: false };
+  let toolSession = null;
   try {
     const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
     const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
@@ -114,9 +167,20 @@ async function main() {
         if (st.url.includes('/sim/post_message_forwarding') ||
             st.url.includes('/sim/storage_forger')) continue;
         result.tool = st;
+        toolSession = s;
       }
       const t = result.tool;
-      const landed = t && t.user && result.log.some((e) => e.startsWith('resize:'));
+      const ready = t && (opts.then === 'pick' ? t.picker
+        : t.user && result.log.some((e) => e.startsWith('resize:')));
+      if (ready && opts.then && !result.acted) {
+        if (opts.actionShot) {
+          const shot = await send('Page.captureScreenshot', { format: 'png' }, sessionId);
+          writeFileSync(opts.actionShot, Buffer.from(shot.data, 'base64'));
+        }
+        result.acted = !!(await evaluate(actions[opts.then], toolSession).catch(() => false));
+        continue;
+      }
+      const landed = opts.then ? result.acted && t && finished(t) : ready;
       const stopped = t && (t.newWindow || t.storageFailed || t.reason);
       if (landed || stopped) {
         // Let late messages (a forged answer, a second resize) arrive.
@@ -132,6 +196,7 @@ async function main() {
   } catch (e) {
     result.error = String(e && e.message ? e.message : e);
   }
+  result.requests = [...requests.values()].filter((r) => r.url && !r.url.startsWith('data:'));
   if (!result.tool && !result.error) result.chromiumStderr = stderr.slice(-2000);
   process.stdout.write(JSON.stringify(result) + '\n');
   await send('Browser.close').catch(() => {});

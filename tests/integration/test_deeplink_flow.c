@@ -32,6 +32,8 @@
 #define SECRET "0123456789abcdef0123456789abcdef"
 /* A selection id has the shape of lti_oidc_random output: 43 characters. */
 #define SELECTION_ID "Zm9vYmFyYmF6cXV4cXV1eGNvcmdlZ3JhdWx0Z2FycGx"
+#define SECOND_SELECTION_ID "c2Vjb25kc2VsZWN0aW9uaWRmb3J0aGVodG1sZm9ybXg"
+#define CHOOSE_SELECTION_ID "Y2hvb3NldHdpY2VzZWxlY3Rpb25pZGZvcnJlcGxheXM"
 
 static harness_t shared;
 static char hosted_yaml[1024];
@@ -395,11 +397,10 @@ static lti_config_t secret_cfg(void)
 
 /* Mints the cookies another ltigate instance with the same secret would
  * have set after a link_selection deep-linking launch. */
-static void mint_selection(const harness_t *h, const char *return_url, char *cookie,
-                           size_t cookie_len, char csrf[LTI_JWK_KID_LEN])
+static void mint_selection(const harness_t *h, const char *id, const char *return_url,
+                           char *cookie, size_t cookie_len, char csrf[LTI_JWK_KID_LEN])
 {
     lti_config_t c = secret_cfg();
-    const char *id = SELECTION_ID;
     lti_dl_context_t ctx = {
         .id = id,
         .issuer = sim_platform_issuer(h->platform),
@@ -462,7 +463,7 @@ static void app_api_returns_signed_form(void **state)
     http_out_t out;
     snprintf(return_url, sizeof(return_url), "%s/courses/5/deep_linking_response?data=api1",
              sim_platform_base_url(shared.platform));
-    mint_selection(&shared, return_url, cookie, sizeof(cookie), csrf);
+    mint_selection(&shared, SELECTION_ID, return_url, cookie, sizeof(cookie), csrf);
     snprintf(url, sizeof(url), "%s%s", shared.tool_base, LTI_DL_API_PATH);
     snprintf(csrf_line, sizeof(csrf_line), "X-CSRF-Token: %s", csrf);
     const char *json_headers[] = {"Content-Type: application/json", "Accept: application/json",
@@ -521,8 +522,16 @@ static void app_api_returns_signed_form(void **state)
     free(form);
     json_decref(doc);
 
+    /* The selection got its one response: a replay is refused. */
+    http_do(url, "POST", items, json_headers, cookie, &out);
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.reason, "dl_request_used");
+    sim_buf_free(&out.body);
+
     /* The HTML form posts field JWT to the return URL as received and loads
      * the submit script from ltigate under a CSP without inline script. */
+    mint_selection(&shared, SECOND_SELECTION_ID, return_url, cookie, sizeof(cookie), csrf);
+    snprintf(csrf_line, sizeof(csrf_line), "X-CSRF-Token: %s", csrf);
     const char *html_headers[] = {"Content-Type: application/json", csrf_line, NULL};
     http_do(url, "POST", items, html_headers, cookie, &out);
     assert_int_equal(out.status, 200);
@@ -533,6 +542,39 @@ static void app_api_returns_signed_form(void **state)
     assert_non_null(strstr(out.body.data, "name=\"JWT\" value=\"ey"));
     assert_non_null(strstr(out.body.data, "<script src=\"" LTI_DL_SCRIPT_PATH "\"></script>"));
     assert_null(strstr(out.body.data, "<script>"));
+    sim_buf_free(&out.body);
+}
+
+/* A second choose POST for one selection (a replayed form, a second tab)
+ * gets no second signed response. */
+static void choose_is_single_use(void **state)
+{
+    char url[256], return_url[256], cookie[8192], csrf[LTI_JWK_KID_LEN], body[256];
+    const char *form[] = {"Content-Type: application/x-www-form-urlencoded", NULL};
+    http_out_t out;
+    (void)state;
+    snprintf(return_url, sizeof(return_url), "%s/courses/6/deep_linking_response?data=once",
+             sim_platform_base_url(shared.platform));
+    mint_selection(&shared, CHOOSE_SELECTION_ID, return_url, cookie, sizeof(cookie), csrf);
+    snprintf(url, sizeof(url), "%s%s", shared.tool_base, LTI_DL_CHOOSE_PATH);
+    snprintf(body, sizeof(body), "dl=%s&csrf_token=%s&action=choose&entry=1_abcd1234",
+             CHOOSE_SELECTION_ID, csrf);
+    http_do(url, "POST", body, form, cookie, &out);
+    assert_int_equal(out.status, 200);
+    assert_non_null(strstr(out.body.data, "name=\"JWT\" value=\"ey"));
+    sim_buf_free(&out.body);
+
+    http_do(url, "POST", body, form, cookie, &out);
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.reason, "dl_request_used");
+    assert_null(strstr(out.body.data, "name=\"JWT\""));
+    sim_buf_free(&out.body);
+
+    /* Cancelling afterwards is a second response too. */
+    snprintf(body, sizeof(body), "dl=%s&csrf_token=%s&action=cancel", CHOOSE_SELECTION_ID, csrf);
+    http_do(url, "POST", body, form, cookie, &out);
+    assert_int_equal(out.status, 409);
+    assert_string_equal(out.reason, "dl_request_used");
     sim_buf_free(&out.body);
 }
 
@@ -1041,6 +1083,7 @@ int main(void)
         cmocka_unit_test(settings_missing_or_malformed),
         cmocka_unit_test(picker_form_needs_csrf),
         cmocka_unit_test(app_api_returns_signed_form),
+        cmocka_unit_test(choose_is_single_use),
         cmocka_unit_test(player_page_for_embedded_link),
         cmocka_unit_test(player_page_unknown_entry),
         cmocka_unit_test(jwks_and_devkey_endpoints),

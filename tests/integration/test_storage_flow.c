@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <jansson.h>
 #include "harness.h"
 
 #define BODY_MAX (1 << 20)
@@ -30,6 +32,7 @@ typedef struct resp {
     char location[512];
     char csp[512];
     char ctype[128];
+    char referrer[64];
     char cookies[8192]; /* every Set-Cookie value, one per line */
 } resp_t;
 
@@ -78,6 +81,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *arg)
         {"location:", offsetof(resp_t, location), sizeof(((resp_t *)0)->location)},
         {"content-security-policy:", offsetof(resp_t, csp), sizeof(((resp_t *)0)->csp)},
         {"content-type:", offsetof(resp_t, ctype), sizeof(((resp_t *)0)->ctype)},
+        {"referrer-policy:", offsetof(resp_t, referrer), sizeof(((resp_t *)0)->referrer)},
     };
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
         size_t nl = strlen(wanted[i].name);
@@ -265,9 +269,19 @@ static char *encode(const fields_t *f, const char *skip)
 
 static int start_shared(void **state)
 {
+    static char hosted[600];
+    const char *src = getenv("LTIGATE_SOURCE_DIR");
     (void)state;
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    return harness_start(&shared, NULL);
+    /* The catalog gives the landing pages their links to the player. */
+    snprintf(hosted, sizeof(hosted), "  mediaCatalogFile: %s/conf/catalog.json\n",
+             src != NULL ? src : ".");
+    harness_opts_t opts = {.extra_hosted_yaml = hosted};
+    if (harness_start(&shared, &opts) != 0)
+        return -1;
+    char jwks[128];
+    snprintf(jwks, sizeof(jwks), "%s/hosted/index/jwks", shared.tool_base);
+    return sim_platform_set_tool_jwks(shared.platform, jwks);
 }
 
 static int stop_shared(void **state)
@@ -298,17 +312,20 @@ static void flow_clear(flow_t *fl)
     fields_clear(&fl->launch);
 }
 
+#define STUDENT_LAUNCH "user=asmith&role=student&placement=course_navigation"
+#define PICKER_LAUNCH                                                                              \
+    "user=jdoe&role=instructor&placement=editor_button&message_type=LtiDeepLinkingRequest"
+
 /* Platform launch with storage offered, login, authorize. */
-static void start_flow(flow_t *fl, const char *storage)
+static void start_launch(flow_t *fl, const char *launch, const char *storage)
 {
     char url[512];
     resp_t r;
     fields_t login;
 
     memset(fl, 0, sizeof(*fl));
-    snprintf(url, sizeof(url), "%s/sim/launch?user=asmith&role=student&placement="
-                               "course_navigation&storage=%s",
-             sim_platform_base_url(shared.platform), storage);
+    snprintf(url, sizeof(url), "%s/sim/launch?%s&storage=%s",
+             sim_platform_base_url(shared.platform), launch, storage);
     http("GET", url, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
     parse_form(r.body, NULL, &login);
@@ -347,6 +364,11 @@ static void start_flow(flow_t *fl, const char *storage)
     parse_form(r.body, NULL, &fl->launch);
     resp_clear(&r);
     assert_non_null(field_get(&fl->launch, "id_token"));
+}
+
+static void start_flow(flow_t *fl, const char *storage)
+{
+    start_launch(fl, STUDENT_LAUNCH, storage);
 }
 
 /* Posts the launch without any cookie; returns the completion id. */
@@ -474,15 +496,33 @@ static void cookieless_launch_completes_through_storage(void **state)
     resp_clear(&r);
 
     complete(id, fl.state, fl.nonce, &r);
-    assert_int_equal(r.status, 303);
-    assert_string_equal(r.location, "/hosted/media-gallery");
+    assert_int_equal(r.status, 200);
     assert_non_null(strstr(r.cookies, "Partitioned"));
     assert_non_null(strstr(r.cookies, "SameSite=None"));
+    /* The page checks whether the cookie comes back before it opens the
+     * landing page, and only then picks the URL without a token. */
+    char *mode = attr_of_id(r.body, "lti-storage", "data-mode");
+    char *page = attr_of_id(r.body, "lti-storage", "data-page");
+    assert_string_equal(mode, "session");
+    assert_string_equal(page, "/hosted/media-gallery");
+    free(mode);
+    free(page);
+    assert_non_null(strstr(r.csp, "connect-src 'self'"));
     char *cookie = session_cookie(&r);
     assert_non_null(cookie);
     resp_clear(&r);
 
     char url[256];
+    snprintf(url, sizeof(url), "%s/hosted/index/session-check", shared.tool_base);
+    http("GET", url, NULL, cookie, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"cookie\":true}");
+    resp_clear(&r);
+    http("GET", url, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "{\"cookie\":false}");
+    resp_clear(&r);
+
     snprintf(url, sizeof(url), "%s/hosted/index/launch-context", shared.tool_base);
     http("GET", url, NULL, cookie, &r);
     assert_int_equal(r.status, 200);
@@ -499,6 +539,9 @@ static void cookieless_launch_completes_through_storage(void **state)
     assert_non_null(token);
     assert_int_equal(strlen(token), 36);
     free(token);
+    /* A page served by cookie puts no token into its links. */
+    assert_non_null(strstr(r.body, "href=\"/hosted/player?entry=1_abcd1234\""));
+    assert_null(strstr(r.body, "session_token"));
     resp_clear(&r);
     free(cookie);
 
@@ -594,7 +637,7 @@ static void completion_from_other_origin_rejected(void **state)
 
     /* The rejected posts did not spend the completion. */
     complete(id, fl.state, fl.nonce, &r);
-    assert_int_equal(r.status, 303);
+    assert_int_equal(r.status, 200);
     resp_clear(&r);
     free(id);
     flow_clear(&fl);
@@ -695,6 +738,276 @@ static void login_without_storage_still_redirects(void **state)
     resp_clear(&r);
 }
 
+/* Runs a launch through platform storage without any cookie and returns
+ * the completion page's URL for a browser that returns no cookie
+ * (data-fallback, malloc'd). `done` keeps the completion response. */
+static char *cookieless_launch(const char *launch, resp_t *done)
+{
+    flow_t fl;
+    resp_t r;
+    start_launch(&fl, launch, "1");
+    char *id = launch_without_cookie(&fl, &r);
+    /* A deep-linking launch's selection cookie waits for the storage check. */
+    assert_null(strstr(r.cookies, "ltidl_"));
+    resp_clear(&r);
+    complete(id, fl.state, fl.nonce, done);
+    assert_int_equal(done->status, 200);
+    free(id);
+    flow_clear(&fl);
+    char *fallback = attr_of_id(done->body, "lti-storage", "data-fallback");
+    assert_non_null(fallback);
+    return fallback;
+}
+
+/* GET of a path on ltigate without a cookie. */
+static void get_tool(const char *path, const char *cookie, resp_t *r)
+{
+    char url[8192];
+    snprintf(url, sizeof(url), "%s%s", shared.tool_base, path);
+    http("GET", url, NULL, cookie, r);
+}
+
+static void token_keeps_session_without_cookie(void **state)
+{
+    resp_t r;
+    (void)state;
+    char *fallback = cookieless_launch(STUDENT_LAUNCH, &r);
+    resp_clear(&r);
+    const char *prefix = "/hosted/media-gallery?session_token=";
+    assert_int_equal(strncmp(fallback, prefix, strlen(prefix)), 0);
+    const char *token = fallback + strlen(prefix);
+    assert_true(strlen(token) > 100);
+
+    /* The landing page by token, with no cookie at all. */
+    get_tool(fallback, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "id=\"user-id\">asmith<"));
+    /* The URL contains the token, so the page sends no Referer anywhere. */
+    assert_string_equal(r.referrer, "no-referrer");
+    /* Its links carry the same token. */
+    char *href = attr_in(strstr(r.body, "<a href=\"/hosted/player?entry=1_abcd1234"), "href");
+    resp_clear(&r);
+    assert_non_null(href);
+    char want[6000];
+    snprintf(want, sizeof(want), "/hosted/player?entry=1_abcd1234&session_token=%s", token);
+    assert_string_equal(href, want);
+    assert_true(harness_log_contains(&shared, "session_source=token cookie_header=absent"));
+
+    /* Following the link keeps the session, and the player links on to the
+     * quiz with the token too. */
+    get_tool(href, NULL, &r);
+    free(href);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "id=\"user-id\">asmith<"));
+    char *quiz = attr_of_id(r.body, "quiz", "href");
+    resp_clear(&r);
+    assert_non_null(quiz);
+    assert_non_null(strstr(quiz, "&session_token="));
+
+    /* The quiz form posts the token in its body, with a CSRF token bound to
+     * it, and the submission gets past both checks to the grade step (this
+     * course navigation launch has no line item). */
+    get_tool(quiz, NULL, &r);
+    free(quiz);
+    assert_int_equal(r.status, 200);
+    fields_t form;
+    parse_form(r.body, NULL, &form);
+    resp_clear(&r);
+    assert_string_equal(field_get(&form, "session_token"), token);
+    assert_non_null(field_get(&form, "csrf"));
+    char url[256];
+    snprintf(url, sizeof(url), "%s/hosted/quiz/submit", shared.tool_base);
+    char *body = encode(&form, NULL);
+    http("POST", url, body, NULL, &r);
+    free(body);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "service_not_offered");
+    resp_clear(&r);
+    body = encode(&form, "csrf");
+    http("POST", url, body, NULL, &r);
+    free(body);
+    assert_int_equal(r.status, 403);
+    assert_string_equal(r.reason, "csrf_invalid");
+    resp_clear(&r);
+    body = encode(&form, "session_token");
+    http("POST", url, body, NULL, &r);
+    free(body);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_missing");
+    resp_clear(&r);
+    fields_clear(&form);
+
+    char path[6000];
+    snprintf(path, sizeof(path), "/hosted/index/launch-context?session_token=%s", token);
+    get_tool(path, NULL, &r);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "\"user_id\":\"asmith\""));
+    resp_clear(&r);
+
+    /* The token never reaches the log. */
+    char head[41];
+    snprintf(head, sizeof(head), "%s", token);
+    assert_false(harness_log_contains(&shared, head));
+    free(fallback);
+}
+
+static void token_rules(void **state)
+{
+    resp_t r;
+    char path[6000], cookie[6000];
+    (void)state;
+    char *fallback = cookieless_launch(STUDENT_LAUNCH, &r);
+    resp_clear(&r);
+    const char *token = strchr(fallback, '=') + 1;
+
+    /* A cookie that comes back wins: the token is used only without one. */
+    get_tool(fallback, "ltigate_session=not-a-session", &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_invalid");
+    resp_clear(&r);
+
+    /* A token is not a session cookie. */
+    snprintf(cookie, sizeof(cookie), "ltigate_session=%s", token);
+    get_tool("/hosted/media-gallery", cookie, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_invalid");
+    resp_clear(&r);
+
+    /* One changed character breaks the seal. */
+    snprintf(path, sizeof(path), "%s", fallback);
+    char *mid = path + strlen(path) / 2;
+    *mid = *mid == 'A' ? 'B' : 'A';
+    get_tool(path, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_invalid");
+    resp_clear(&r);
+
+    snprintf(path, sizeof(path), "%s&session_token=%s", fallback, token);
+    get_tool(path, NULL, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "param_duplicate");
+    resp_clear(&r);
+
+    /* A session token does not open a deep-linking selection. */
+    snprintf(path, sizeof(path),
+             "/hosted/deep-link/picker?dl=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+             "&selection_token=%s",
+             token);
+    get_tool(path, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "dl_request_unknown");
+    resp_clear(&r);
+    free(fallback);
+}
+
+/* A deep-linking launch through platform storage in a browser that keeps
+ * no cookie: the picker, the choice and the signed response to the
+ * platform all run on the selection token. */
+static void picker_runs_on_selection_token(void **state)
+{
+    resp_t r;
+    (void)state;
+    char *fallback = cookieless_launch(PICKER_LAUNCH, &r);
+    /* With cookies, the selection cookie arrives partitioned after the check. */
+    const char *dl_cookie = strstr(r.cookies, "ltidl_");
+    assert_non_null(dl_cookie);
+    assert_true(strstr(dl_cookie, "Partitioned") < strchr(dl_cookie, '\n'));
+    resp_clear(&r);
+    assert_non_null(strstr(fallback, "/hosted/deep-link/picker?dl="));
+    assert_non_null(strstr(fallback, "&selection_token="));
+
+    get_tool(fallback, NULL, &r);
+    assert_int_equal(r.status, 200);
+    fields_t picker;
+    parse_form(r.body, "picker", &picker);
+    resp_clear(&r);
+    const char *token = field_get(&picker, "selection_token");
+    const char *dl = field_get(&picker, "dl"), *csrf = field_get(&picker, "csrf_token");
+    assert_non_null(token);
+    assert_non_null(dl);
+    assert_non_null(csrf);
+    if (token == NULL || dl == NULL || csrf == NULL)
+        return;
+    assert_string_equal(token, strstr(fallback, "selection_token=") + 16);
+
+    char url[256], body[8192];
+    snprintf(url, sizeof(url), "%s/hosted/deep-link/choose", shared.tool_base);
+    snprintf(body, sizeof(body), "dl=%s&csrf_token=%s&selection_token=%s&action=choose"
+                                 "&entry=1_abcd1234",
+             dl, csrf, token);
+    http("POST", url, body, NULL, &r);
+    assert_int_equal(r.status, 200);
+    fields_t ret;
+    parse_form(r.body, "dl-return", &ret);
+    resp_clear(&r);
+    char *jwt_form = encode(&ret, NULL);
+    http("POST", ret.action, jwt_form, NULL, &r);
+    free(jwt_form);
+    fields_clear(&ret);
+    assert_int_equal(r.status, 200);
+    resp_clear(&r);
+    json_t *report = sim_platform_last_deep_linking_result(shared.platform);
+    assert_true(json_is_true(json_object_get(report, "valid")));
+    assert_string_equal(json_string_value(json_object_get(report, "placement")),
+                        "editor_button");
+    json_decref(report);
+
+    /* The selection is spent, token or not. */
+    http("POST", url, body, NULL, &r);
+    assert_int_equal(r.status, 409);
+    assert_string_equal(r.reason, "dl_request_used");
+    resp_clear(&r);
+    snprintf(body, sizeof(body), "dl=%s&csrf_token=%s&action=cancel", dl, csrf);
+    http("POST", url, body, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "dl_request_unknown");
+    resp_clear(&r);
+    fields_clear(&picker);
+    free(fallback);
+}
+
+/* Starts a second ltigate with its own token lifetime. */
+static void start_with_token_lifetime(harness_t *h, const char *seconds)
+{
+    char hosted[128];
+    snprintf(hosted, sizeof(hosted), "  sessionTokenLifetime: %s\n", seconds);
+    harness_opts_t opts = {.extra_hosted_yaml = hosted};
+    assert_int_equal(harness_start(h, &opts), 0);
+}
+
+static void token_expires_and_can_be_off(void **state)
+{
+    harness_t saved = shared;
+    resp_t r;
+    (void)state;
+
+    start_with_token_lifetime(&shared, "1");
+    char *fallback = cookieless_launch(STUDENT_LAUNCH, &r);
+    resp_clear(&r);
+    assert_non_null(strstr(fallback, "session_token="));
+    sleep(2);
+    get_tool(fallback, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_expired");
+    resp_clear(&r);
+    free(fallback);
+    harness_stop(&shared);
+
+    /* sessionTokenLifetime 0: no token enters a URL, and the page without
+     * a cookie reports the missing session. */
+    start_with_token_lifetime(&shared, "0");
+    fallback = cookieless_launch(STUDENT_LAUNCH, &r);
+    resp_clear(&r);
+    assert_string_equal(fallback, "/hosted/media-gallery");
+    get_tool(fallback, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "session_missing");
+    resp_clear(&r);
+    free(fallback);
+    harness_stop(&shared);
+    shared = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -709,6 +1022,10 @@ int main(void)
         cmocka_unit_test(launch_with_cookie_ignores_storage),
         cmocka_unit_test(bad_storage_target_is_rejected),
         cmocka_unit_test(login_without_storage_still_redirects),
+        cmocka_unit_test(token_keeps_session_without_cookie),
+        cmocka_unit_test(token_rules),
+        cmocka_unit_test(picker_runs_on_selection_token),
+        cmocka_unit_test(token_expires_and_can_be_off),
     };
     return cmocka_run_group_tests(tests, start_shared, stop_shared);
 }

@@ -369,6 +369,7 @@ static void config_minimal_defaults(void **state)
     assert_int_equal(cfg->max_token_age, 600);
     assert_int_equal(cfg->max_token_lifetime, 3600);
     assert_int_equal(cfg->session_lifetime, 28800);
+    assert_int_equal(cfg->session_token_lifetime, 900);
     assert_int_equal(cfg->session_secret_from_file, 0);
     assert_null(cfg->session_secret_file);
     assert_int_equal(cfg->session_secret_len, 32);
@@ -715,6 +716,7 @@ static void config_units_and_ipv6_listen(void **state)
         "  requestTimeout: 150ms\n"
         "hosted:\n  authMethod: lti1.3\n  lti13ServicePrivateKey: tool-key.pem\n"
         "  clockSkew: 0\n  stateLifetime: 30s\n  sessionLifetime: 7d\n"
+        "  sessionTokenLifetime: 10m\n"
         "platforms:\n  - issuer: https://canvas.instructure.com\n    lti13ClientID: \"1\"\n"
         "    acceptNewDeployments: true\n    recordedDeploymentsFile: deployments.txt\n",
         err, sizeof(err));
@@ -731,6 +733,7 @@ static void config_units_and_ipv6_listen(void **state)
     assert_int_equal(cfg->clock_skew, 0);
     assert_int_equal(cfg->state_lifetime, 30);
     assert_int_equal(cfg->session_lifetime, 7 * 86400);
+    assert_int_equal(cfg->session_token_lifetime, 600);
     assert_int_equal(cfg->platforms[0].deployment_policy, LTI_DEPLOY_RECORD);
     lti_config_free(cfg);
 }
