@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "lti/app.h"
+#include "lti/jarena.h"
 #include "lti/log.h"
 #include "lti/services.h"
 #include "lti/tool.h"
@@ -71,6 +72,8 @@ int main(int argc, char **argv)
     int check_only = 0, opt;
     char errbuf[1024];
 
+    /* Before any jansson object exists: launches parse tokens into arenas. */
+    lti_jarena_install();
     if (argc > 1 && strcmp(argv[1], "keygen") == 0)
         return lti_keygen_main(argc - 1, argv + 1);
     if (argc > 1 && strcmp(argv[1], "canvas-json") == 0)

@@ -19,6 +19,8 @@
 /* Fills `out` with 32 random bytes in base64url. Returns 0, or -1 when the
  * OpenSSL generator fails. */
 int lti_oidc_random(char out[LTI_OIDC_RANDOM_LEN]);
+/* Fills two such values from one generator call (state and nonce). */
+int lti_oidc_random_pair(char a[LTI_OIDC_RANDOM_LEN], char b[LTI_OIDC_RANDOM_LEN]);
 
 /* Names the cookie that binds `state` to the browser: the prefix plus the
  * first 16 characters of the state, so that parallel launches in one
@@ -29,17 +31,20 @@ void lti_oidc_state_cookie_name(const char *state, char *out, size_t outlen);
  * address of this tool (open-redirect guard for target_link_uri). */
 int lti_oidc_target_is_ours(const lti_config_t *cfg, const char *target);
 
-/* The record stored under a state. Strings point into `json`. */
+/* The record stored under a state. Strings point into `owned`. */
 typedef struct lti_oidc_record {
     size_t platform_index;
     const char *nonce;
     const char *target_link_uri;
     const char *deployment_hint; /* NULL when the login sent none */
     long long created;           /* seconds since the epoch */
-    void *json;                  /* owned json_t; release with lti_oidc_record_clear */
+    char *owned;                 /* malloc'd; release with lti_oidc_record_clear */
 } lti_oidc_record_t;
 
-/* Encodes a record as compact JSON; returns a malloc'd string or NULL. */
+/* Encodes a record as one line of text,
+ *   r1 <platform index> <created> <len>:<nonce> <len>:<target> <len>:<hint>
+ * with "-" for an absent hint; lengths make any byte safe in the strings.
+ * Returns a malloc'd string or NULL. */
 char *lti_oidc_record_encode(size_t platform_index, const char *nonce, const char *target,
                              const char *deployment_hint, long long created);
 /* Decodes a stored record; returns 0, or -1 when it is malformed or names a

@@ -18,6 +18,7 @@
 #include <openssl/crypto.h>
 #include "http_int.h"
 #include "lti/deeplink.h"
+#include "lti/jarena.h"
 #include "lti/jwt.h"
 #include "lti/launch.h"
 #include "lti/log.h"
@@ -50,6 +51,8 @@ struct launch {
     /* lti_storage_target of a launch that came without its state cookie:
      * the platform storage check replaces the cookie check. */
     const char *storage_target;
+    /* Holds the parsed token's JSON trees until the request ends. */
+    lti_jarena_t arena;
 };
 
 static void on_launch_dispose(void *p)
@@ -57,9 +60,12 @@ static void on_launch_dispose(void *p)
     launch_t *self = p;
     if (self->pending != NULL)
         self->pending->launch = NULL;
-    lti_jws_clear(&self->jws);
     lti_oidc_record_clear(&self->record);
+    lti_jarena_t *previous = lti_jarena_enter(&self->arena);
+    lti_jws_clear(&self->jws);
     lti_launch_clear(&self->result);
+    lti_jarena_leave(previous);
+    lti_jarena_release(&self->arena);
     EVP_PKEY_free(self->key);
 }
 
@@ -131,15 +137,19 @@ static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value,
     free(cookie);
     lti_add_page_headers(req);
 
-    char user_ref[16];
-    const char *kv[] = {"iss", self->platform->issuer, "client_id", self->platform->client_id,
-                        "deployment_id", launch->deployment_id, "message_type",
-                        launch->message_type == LTI_MSG_DEEP_LINKING ? "LtiDeepLinkingRequest"
-                                                                     : "LtiResourceLinkRequest",
-                        "placement", launch->placement, "user",
-                        lti_log_user_ref(launch->user_id, user_ref), "app_role",
-                        launch->app_role, "outcome", "launched", NULL};
-    lti_log_kv(LTI_LOG_INFO, "launch", NULL, kv);
+    /* The user reference costs a SHA-256; skip it when the line is off. */
+    if (LTI_LOG_ENABLED(LTI_LOG_INFO)) {
+        char user_ref[16];
+        const char *kv[] = {"iss", self->platform->issuer, "client_id", self->platform->client_id,
+                            "deployment_id", launch->deployment_id, "message_type",
+                            launch->message_type == LTI_MSG_DEEP_LINKING
+                                ? "LtiDeepLinkingRequest"
+                                : "LtiResourceLinkRequest",
+                            "placement", launch->placement, "user",
+                            lti_log_user_ref(launch->user_id, user_ref), "app_role",
+                            launch->app_role, "outcome", "launched", NULL};
+        lti_log_kv(LTI_LOG_INFO, "launch", NULL, kv);
+    }
     /* 303 makes the browser fetch the landing page with GET. */
     lti_send_redirect(req, 303, page);
 }
@@ -270,7 +280,9 @@ static void on_state_taken(void *arg, lti_reason_t reason, const char *value, si
     }
     self->platform = &cfg->platforms[self->record.platform_index];
 
+    lti_jarena_t *previous = lti_jarena_enter(&self->arena);
     lti_reason_t r = lti_jws_parse(self->id_token, self->id_token_len, &self->jws, &err);
+    lti_jarena_leave(previous);
     if (r != LTI_R_ok) {
         reject(self, r, err.msg);
         return;

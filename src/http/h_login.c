@@ -331,7 +331,7 @@ void lti_handle_login(h2o_req_t *req)
     }
 
     char state[LTI_OIDC_RANDOM_LEN], nonce[LTI_OIDC_RANDOM_LEN];
-    if (lti_oidc_random(state) != 0 || lti_oidc_random(nonce) != 0) {
+    if (lti_oidc_random_pair(state, nonce) != 0) {
         lti_send_reason(req, "login", LTI_R_internal_error, "RAND_bytes failed", kv);
         return;
     }

@@ -25,12 +25,23 @@ static int hex_value(int c)
     return -1;
 }
 
-/* Decodes one component into the pool. Returns NULL on bad escapes or NUL. */
+/* Bytes that decode_component cannot copy as they are. */
+static const unsigned char form_special[256] = {[0] = 1, ['+'] = 1, ['%'] = 1};
+
+/* Decodes one component into the pool. Returns NULL on bad escapes or NUL.
+ * An id_token is a few KB without escapes, so plain runs are copied whole. */
 static char *decode_component(h2o_mem_pool_t *pool, const char *s, size_t len, size_t *out_len)
 {
     char *out = h2o_mem_alloc_pool(pool, len + 1);
-    size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
+    size_t n = 0, i = 0;
+    while (i < len) {
+        size_t run = i;
+        while (run < len && !form_special[(unsigned char)s[run]])
+            run++;
+        memcpy(out + n, s + i, run - i);
+        n += run - i;
+        if ((i = run) == len)
+            break;
         int c = (unsigned char)s[i];
         if (c == '+') {
             c = ' ';
@@ -47,6 +58,7 @@ static char *decode_component(h2o_mem_pool_t *pool, const char *s, size_t len, s
         if (c == 0)
             return NULL;
         out[n++] = (char)c;
+        i++;
     }
     out[n] = '\0';
     *out_len = n;
@@ -247,8 +259,11 @@ void lti_add_page_headers(h2o_req_t *req)
         ancestors = "'none'";
     h2o_iovec_t csp = h2o_concat(
         &req->pool,
+        /* connect-src: the completion page checks with fetch whether the
+         * session cookie comes back (h_storage.c). */
         h2o_iovec_init(H2O_STRLIT("default-src 'none'; script-src 'self'; style-src 'self'; "
-                                  "img-src 'self'; form-action 'self' https: http:; "
+                                  "img-src 'self'; connect-src 'self'; "
+                                  "form-action 'self' https: http:; "
                                   "base-uri 'none'; frame-ancestors ")),
         h2o_iovec_init(ancestors, strlen(ancestors)));
     h2o_add_header_by_str(&req->pool, &req->res.headers, H2O_STRLIT("content-security-policy"), 0,

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /* Login-state helpers (lti/oidc.h). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <jansson.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include "lti/jwt.h"
 #include "lti/oidc.h"
@@ -14,6 +15,17 @@ int lti_oidc_random(char out[LTI_OIDC_RANDOM_LEN])
     if (RAND_bytes(bytes, sizeof(bytes)) != 1)
         return -1;
     lti_b64url_encode(bytes, sizeof(bytes), out);
+    return 0;
+}
+
+int lti_oidc_random_pair(char a[LTI_OIDC_RANDOM_LEN], char b[LTI_OIDC_RANDOM_LEN])
+{
+    unsigned char bytes[2 * LTI_OIDC_RANDOM_BYTES];
+    if (RAND_bytes(bytes, sizeof(bytes)) != 1)
+        return -1;
+    lti_b64url_encode(bytes, LTI_OIDC_RANDOM_BYTES, a);
+    lti_b64url_encode(bytes + LTI_OIDC_RANDOM_BYTES, LTI_OIDC_RANDOM_BYTES, b);
+    OPENSSL_cleanse(bytes, sizeof(bytes));
     return 0;
 }
 
@@ -35,42 +47,77 @@ int lti_oidc_target_is_ours(const lti_config_t *cfg, const char *target)
 char *lti_oidc_record_encode(size_t platform_index, const char *nonce, const char *target,
                              const char *deployment_hint, long long created)
 {
-    json_t *obj = json_pack("{s:I, s:s, s:s, s:I}", "p", (json_int_t)platform_index, "n", nonce,
-                            "t", target, "c", (json_int_t)created);
-    if (obj == NULL)
-        return NULL;
+    char *text = NULL;
+    int n;
     if (deployment_hint != NULL)
-        json_object_set_new(obj, "d", json_string(deployment_hint));
-    char *text = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    return text;
+        n = asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s %zu:%s", platform_index, created,
+                     strlen(nonce), nonce, strlen(target), target, strlen(deployment_hint),
+                     deployment_hint);
+    else
+        n = asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s -", platform_index, created,
+                     strlen(nonce), nonce, strlen(target), target);
+    return n < 0 ? NULL : text;
+}
+
+/* Reads a decimal number of at most 18 digits ending at `stop`. */
+static const char *read_number(const char *p, const char *end, char stop, unsigned long long *out)
+{
+    unsigned long long v = 0;
+    const char *start = p;
+    while (p < end && *p >= '0' && *p <= '9' && p - start < 18)
+        v = v * 10 + (unsigned long long)(*p++ - '0');
+    if (p == start || p >= end || *p != stop)
+        return NULL;
+    *out = v;
+    return p + 1;
+}
+
+/* Reads "<len>:<bytes>" followed by `stop` (or the end when stop is 0) and
+ * copies the bytes, NUL-terminated, to *to. */
+static const char *read_string(const char *p, const char *end, char stop, char **to,
+                               const char **out)
+{
+    unsigned long long n;
+    if ((p = read_number(p, end, ':', &n)) == NULL || n > (unsigned long long)(end - p))
+        return NULL;
+    if (stop != 0 ? (p + n >= end || p[n] != stop) : p + n != end)
+        return NULL;
+    if (memchr(p, '\0', n) != NULL)
+        return NULL;
+    memcpy(*to, p, n);
+    (*to)[n] = '\0';
+    *out = *to;
+    *to += n + 1;
+    return p + n + (stop != 0);
 }
 
 int lti_oidc_record_decode(const lti_config_t *cfg, const char *buf, size_t len,
                            lti_oidc_record_t *out)
 {
+    const char *p = buf, *end = buf + len;
+    unsigned long long index, created;
+
     memset(out, 0, sizeof(*out));
-    json_t *obj = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
-    json_t *p = json_object_get(obj, "p"), *n = json_object_get(obj, "n");
-    json_t *t = json_object_get(obj, "t"), *c = json_object_get(obj, "c");
-    json_t *d = json_object_get(obj, "d");
-    if (!json_is_integer(p) || !json_is_string(n) || !json_is_string(t) || !json_is_integer(c) ||
-        json_integer_value(p) < 0 || (size_t)json_integer_value(p) >= cfg->n_platforms ||
-        (d != NULL && !json_is_string(d))) {
-        json_decref(obj);
+    if (len < 3 || memcmp(buf, "r1 ", 3) != 0 || (out->owned = malloc(len)) == NULL)
+        return -1;
+    char *to = out->owned;
+    p = read_number(p + 3, end, ' ', &index);
+    p = p != NULL ? read_number(p, end, ' ', &created) : NULL;
+    p = p != NULL ? read_string(p, end, ' ', &to, &out->nonce) : NULL;
+    p = p != NULL ? read_string(p, end, ' ', &to, &out->target_link_uri) : NULL;
+    if (p != NULL && !(end - p == 1 && *p == '-'))
+        p = read_string(p, end, 0, &to, &out->deployment_hint);
+    if (p == NULL || index >= cfg->n_platforms || created > (unsigned long long)INT64_MAX) {
+        lti_oidc_record_clear(out);
         return -1;
     }
-    out->platform_index = (size_t)json_integer_value(p);
-    out->nonce = json_string_value(n);
-    out->target_link_uri = json_string_value(t);
-    out->deployment_hint = d != NULL ? json_string_value(d) : NULL;
-    out->created = json_integer_value(c);
-    out->json = obj;
+    out->platform_index = (size_t)index;
+    out->created = (long long)created;
     return 0;
 }
 
 void lti_oidc_record_clear(lti_oidc_record_t *record)
 {
-    json_decref(record->json);
-    record->json = NULL;
+    free(record->owned);
+    memset(record, 0, sizeof(*record));
 }

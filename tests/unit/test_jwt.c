@@ -418,6 +418,48 @@ static void jws_signature_length_must_match_key(void **state)
 
 /* About one signature in 256 starts with a zero byte. Without the length
  * check, the 255 bytes after it are the same integer and would verify. */
+/* Verification reuses per-thread contexts prepared for the last 4 keys. A
+ * key must never be checked with another key's context: not after its slot
+ * was reused, and not when a new key is allocated after an old one is freed. */
+static void rs256_context_cache_keeps_keys_apart(void **state)
+{
+    enum { KEYS = 6 };
+    static const unsigned char msg[] = "header.payload";
+    EVP_PKEY *keys[KEYS];
+    unsigned char sigs[KEYS][256];
+
+    for (int i = 0; i < KEYS; i++) {
+        keys[i] = EVP_RSA_gen(2048);
+        assert_non_null(keys[i]);
+        char *b64sig = lti_rs256_sign_b64(keys[i], msg, sizeof(msg) - 1);
+        assert_non_null(b64sig);
+        assert_int_equal(lti_b64url_decode(b64sig, strlen(b64sig), sigs[i]), 256);
+        free(b64sig);
+    }
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < KEYS; i++) {
+            assert_int_equal(lti_rs256_verify(keys[i], msg, sizeof(msg) - 1, sigs[i], 256), 1);
+            int other = (i + 1) % KEYS;
+            assert_int_equal(lti_rs256_verify(keys[i], msg, sizeof(msg) - 1, sigs[other], 256),
+                             0);
+        }
+    }
+    /* Keys freed and replaced: each new key verifies only its own signature. */
+    for (int i = 0; i < KEYS; i++) {
+        EVP_PKEY_free(keys[i]);
+        keys[i] = EVP_RSA_gen(2048);
+        assert_non_null(keys[i]);
+        assert_int_equal(lti_rs256_verify(keys[i], msg, sizeof(msg) - 1, sigs[i], 256), 0);
+        char *b64sig = lti_rs256_sign_b64(keys[i], msg, sizeof(msg) - 1);
+        assert_non_null(b64sig);
+        assert_int_equal(lti_b64url_decode(b64sig, strlen(b64sig), sigs[i]), 256);
+        free(b64sig);
+        assert_int_equal(lti_rs256_verify(keys[i], msg, sizeof(msg) - 1, sigs[i], 256), 1);
+    }
+    for (int i = 0; i < KEYS; i++)
+        EVP_PKEY_free(keys[i]);
+}
+
 static void rs256_rejects_short_encoding_of_valid_signature(void **state)
 {
     unsigned char sig[260];
@@ -955,6 +997,7 @@ int main(void)
         cmocka_unit_test(jws_tampered_payload_fails_verify),
         cmocka_unit_test(jws_signature_length_must_match_key),
         cmocka_unit_test(rs256_rejects_short_encoding_of_valid_signature),
+        cmocka_unit_test(rs256_context_cache_keeps_keys_apart),
         cmocka_unit_test(jws_rejects_hs256_keyed_with_pem),
         cmocka_unit_test(jws_rejects_alg_none),
         cmocka_unit_test(jws_rejects_other_algs),
