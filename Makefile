@@ -48,7 +48,7 @@ fuzz: deps
 	@command -v clang >/dev/null || apt-get install -y -qq --no-install-recommends clang
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DLTIGATE_FUZZ=ON \
 		-DLTIGATE_BUILD_TESTS=OFF -DLTIGATE_WERROR=OFF
-	cmake --build build-fuzz -j $(JOBS) --target fuzz_token fuzz_form fuzz_jwks fuzz_config
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_token fuzz_form fuzz_jwks fuzz_config fuzz_session
 	@fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
 
 # make bench: measures ltigate on this machine (a few minutes, not part of

@@ -22,7 +22,7 @@ seed() {
 
 status=0
 mkdir -p "$build/crashes"
-for name in token form jwks config; do
+for name in token form jwks config session; do
     corpus="$build/corpus/$name"
     mkdir -p "$corpus"
     case $name in
@@ -41,6 +41,9 @@ for name in token form jwks config; do
     config)
         seed "$corpus" "$top/tests/data/config" "$top/conf" -name '*.yaml'
         max_len=16384 ;;
+    session)
+        seed "$corpus" "$top/fuzz/seeds/session"
+        max_len=8192 ;;
     esac
     log="$build/fuzz_$name.log"
     echo "== fuzz_$name for ${seconds}s ($(ls "$corpus" | wc -l) inputs in the corpus)"

@@ -22,6 +22,9 @@
  * zero, so each byte string has exactly one accepted encoding. `out` must
  * hold len*3/4+1 bytes. Returns the decoded length, or -1. */
 long lti_b64url_decode(const char *in, size_t len, unsigned char *out);
+/* The same into a buffer of `cap` bytes: returns -1, writing nothing, when
+ * the decoded length would exceed `cap`. For fixed-size buffers. */
+long lti_b64url_decode_capped(const char *in, size_t len, unsigned char *out, size_t cap);
 /* Encodes without padding; `out` must hold (len+2)/3*4+1 bytes. Returns the
  * length written (NUL-terminated). */
 size_t lti_b64url_encode(const unsigned char *in, size_t len, char *out);

@@ -73,6 +73,15 @@ long lti_b64url_decode(const char *in, size_t len, unsigned char *out)
     return (long)n;
 }
 
+long lti_b64url_decode_capped(const char *in, size_t len, unsigned char *out, size_t cap)
+{
+    /* Every 4 characters make 3 bytes, and a tail of 2 or 3 makes 1 or 2. */
+    size_t decoded = len / 4 * 3 + (len % 4 == 0 ? 0 : len % 4 - 1);
+    if (len % 4 == 1 || decoded > cap)
+        return -1;
+    return lti_b64url_decode(in, len, out);
+}
+
 size_t lti_b64url_encode(const unsigned char *in, size_t len, char *out)
 {
     size_t n = 0;

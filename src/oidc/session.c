@@ -471,7 +471,12 @@ json_t *lti_session_decode(const lti_config_t *cfg, const char *value, size_t le
         goto out;
     }
     size_t body_len = (size_t)(dot - value);
-    long got_len = lti_b64url_decode(dot + 1, len - body_len - 1, got);
+    /* The MAC part comes from the browser: decode it only into what `got`
+     * holds, and only when it has the length of a 32-byte tag (43). */
+    size_t mac_chars = len - body_len - 1;
+    long got_len = mac_chars == (MAC_LEN * 4 + 2) / 3
+                       ? lti_b64url_decode_capped(dot + 1, mac_chars, got, sizeof(got))
+                       : -1;
     if (mac(cfg, value, body_len, tag) != 0 || got_len != MAC_LEN ||
         CRYPTO_memcmp(tag, got, MAC_LEN) != 0) {
         lti_err_set(err, LTI_R_session_invalid, "session cookie MAC does not verify");

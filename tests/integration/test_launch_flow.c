@@ -383,6 +383,23 @@ static void session_required_for_pages(void **state)
                           sizeof(reason));
     assert_int_equal(status, 401);
     assert_string_equal(reason, "session_invalid");
+
+    /* A MAC part longer than a tag once overflowed the decode buffer and
+     * took the whole server down; every length but 43 is session_invalid. */
+    static const size_t mac_chars[] = {0, 42, 44, 48, 200, 3000};
+    for (size_t i = 0; i < sizeof(mac_chars) / sizeof(mac_chars[0]); i++) {
+        char cookie[3200];
+        int n = snprintf(cookie, sizeof(cookie), "ltigate_session=AW8.");
+        memset(cookie + n, 'Q', mac_chars[i]);
+        cookie[n + (int)mac_chars[i]] = '\0';
+        status = harness_http(&shared, "GET", "/hosted/media-gallery", NULL, NULL, 0, cookie,
+                              reason, sizeof(reason));
+        assert_int_equal(status, 401);
+        assert_string_equal(reason, "session_invalid");
+    }
+    status = harness_http(&shared, "GET", "/healthz", NULL, NULL, 0, NULL, reason,
+                          sizeof(reason));
+    assert_int_equal(status, 200);
 }
 
 int main(void)

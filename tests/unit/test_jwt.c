@@ -213,6 +213,21 @@ static void b64url_rejects_nonzero_unused_bits(void **state)
     }
 }
 
+static void b64url_capped_decode_stays_within_cap(void **state)
+{
+    unsigned char out[8];
+    memset(out, 0xaa, sizeof(out));
+    /* "QUFB" is 3 bytes, "QUFBQUE" is 5. */
+    assert_int_equal(lti_b64url_decode_capped("QUFB", 4, out, 3), 3);
+    assert_int_equal(lti_b64url_decode_capped("QUFB", 4, out, 2), -1);
+    assert_int_equal(lti_b64url_decode_capped("QUFBQUE", 7, out, 5), 5);
+    memset(out, 0xaa, sizeof(out));
+    assert_int_equal(lti_b64url_decode_capped("QUFBQUE", 7, out, 4), -1);
+    assert_int_equal(out[0], 0xaa); /* nothing written */
+    assert_int_equal(lti_b64url_decode_capped("QUFBQ", 5, out, 8), -1);
+    assert_int_equal(lti_b64url_decode_capped("", 0, out, 0), 0);
+}
+
 static void b64url_round_trip(void **state)
 {
     unsigned char in[100];
@@ -988,6 +1003,7 @@ int main(void)
         cmocka_unit_test(b64url_rejects_length_1_mod_4),
         cmocka_unit_test(b64url_rejects_nonzero_unused_bits),
         cmocka_unit_test(b64url_round_trip),
+        cmocka_unit_test(b64url_capped_decode_stays_within_cap),
         cmocka_unit_test(json_strict_depth_limit),
         cmocka_unit_test(json_strict_ignores_brackets_in_strings),
         cmocka_unit_test(json_strict_rejects_nul),

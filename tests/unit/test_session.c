@@ -235,6 +235,30 @@ static void session_malformed_body_rejected(void **state)
     free(cookie);
 }
 
+/* The MAC part is decoded only at the length of a tag: longer parts, which
+ * would not fit the decode buffer, are session_invalid like any other. */
+static void session_mac_part_length_checked(void **state)
+{
+    json_t *facts = sample_facts(1000);
+    char *cookie = lti_session_encode(&cfg, facts);
+    char *dot = strchr(cookie, '.');
+    assert_int_equal(strlen(dot + 1), 43);
+    static const size_t lengths[] = {0, 1, 42, 44, 46, 48, 100, 1000};
+    for (size_t i = 0; i < sizeof(lengths) / sizeof(lengths[0]); i++) {
+        size_t body = (size_t)(dot - cookie) + 1;
+        char *forged = malloc(body + lengths[i] + 1);
+        memcpy(forged, cookie, body);
+        memset(forged + body, 'Q', lengths[i]);
+        forged[body + lengths[i]] = '\0';
+        lti_err_t err = {0};
+        assert_null(lti_session_decode(&cfg, forged, strlen(forged), 1001, &err));
+        assert_int_equal(err.reason, LTI_R_session_invalid);
+        free(forged);
+    }
+    free(cookie);
+    json_decref(facts);
+}
+
 static void random_pair_values_differ(void **state)
 {
     char a[LTI_OIDC_RANDOM_LEN], b[LTI_OIDC_RANDOM_LEN];
@@ -442,6 +466,7 @@ int main(void)
         cmocka_unit_test_setup(record_round_trip_and_bounds, setup),
         cmocka_unit_test_setup(session_body_keeps_every_type, setup),
         cmocka_unit_test_setup(session_malformed_body_rejected, setup),
+        cmocka_unit_test_setup(session_mac_part_length_checked, setup),
         cmocka_unit_test_setup(random_pair_values_differ, setup),
         cmocka_unit_test_setup(record_decode_rejects_malformed, setup),
     };
