@@ -345,7 +345,7 @@ void lti_handle_dl_picker(h2o_req_t *req)
     int dup = 0;
 
     if (!method_is(req, "GET")) {
-        lti_send_reason(req, "picker", LTI_R_method_not_allowed, "picker accepts GET only", NULL);
+        lti_send_method_not_allowed(req, "picker", "GET");
         return;
     }
     lti_reason_t r = lti_request_params(req, form, &err);
@@ -454,8 +454,7 @@ void lti_handle_dl_choose(h2o_req_t *req)
     int dup_id = 0, dup_csrf = 0, dup_action = 0;
 
     if (!method_is(req, "POST")) {
-        lti_send_reason(req, "picker", LTI_R_method_not_allowed, "choose accepts POST only",
-                        NULL);
+        lti_send_method_not_allowed(req, "picker", "POST");
         return;
     }
     lti_reason_t r = lti_request_params(req, form, &err);
@@ -538,7 +537,7 @@ void lti_handle_dl_api(h2o_req_t *req)
     char why[128];
 
     if (!method_is(req, "POST")) {
-        lti_send_reason(req, "deeplink", LTI_R_method_not_allowed, "accepts POST only", NULL);
+        lti_send_method_not_allowed(req, "deeplink", "POST");
         return;
     }
     if (!is_json_type(req)) {

@@ -317,7 +317,7 @@ void lti_handle_launch(h2o_req_t *req)
     self->req = req;
     self->thread = thread;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        reject(self, LTI_R_method_not_allowed, "launch accepts POST only");
+        lti_send_method_not_allowed(req, "launch", "POST");
         return;
     }
     lti_reason_t r = lti_request_params(req, form, &err);

@@ -271,7 +271,7 @@ void lti_handle_login(h2o_req_t *req)
     self->req = req;
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")) &&
         !h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        lti_send_reason(req, "login", LTI_R_method_not_allowed, "login accepts GET and POST", NULL);
+        lti_send_method_not_allowed(req, "login", "GET, POST");
         return;
     }
     if ((r = lti_request_params(req, form, &err)) != LTI_R_ok ||

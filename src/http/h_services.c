@@ -236,7 +236,7 @@ static int read_form(h2o_req_t *req, const char *mod, lti_form_t *form)
 {
     lti_err_t err = {0};
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        lti_send_reason(req, mod, LTI_R_method_not_allowed, NULL, NULL);
+        lti_send_method_not_allowed(req, mod, "POST");
         return -1;
     }
     if (lti_request_params(req, form, &err) != LTI_R_ok) {
@@ -250,7 +250,7 @@ static int is_get(h2o_req_t *req, const char *mod)
 {
     if (h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET")))
         return 1;
-    lti_send_reason(req, mod, LTI_R_method_not_allowed, NULL, NULL);
+    lti_send_method_not_allowed(req, mod, "GET");
     return 0;
 }
 
@@ -499,7 +499,7 @@ void lti_handle_score_api(h2o_req_t *req)
     int ambiguous = 0;
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        lti_send_reason(req, mod, LTI_R_method_not_allowed, NULL, NULL);
+        lti_send_method_not_allowed(req, mod, "POST");
         return;
     }
     ssize_t h = h2o_find_header(&req->headers, H2O_TOKEN_AUTHORIZATION, -1);

@@ -413,8 +413,7 @@ void lti_handle_storage_complete(h2o_req_t *req)
     int dup_id = 0, dup_state = 0, dup_nonce = 0;
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("POST"))) {
-        lti_send_reason(req, "launch", LTI_R_method_not_allowed, "completion accepts POST only",
-                        NULL);
+        lti_send_method_not_allowed(req, "launch", "POST");
         return;
     }
     /* Only ltigate's own launch page may post here. Whoever made the launch
@@ -475,8 +474,7 @@ void lti_handle_session_check(h2o_req_t *req)
     size_t len = 0;
 
     if (!h2o_memis(req->method.base, req->method.len, H2O_STRLIT("GET"))) {
-        lti_send_reason(req, "launch", LTI_R_method_not_allowed, "session check accepts GET only",
-                        NULL);
+        lti_send_method_not_allowed(req, "launch", "GET");
         return;
     }
     const char *value = lti_cookie_get(req, LTI_SESSION_COOKIE, &len);

@@ -20,7 +20,7 @@ void lti_handle_tool_jwks(h2o_req_t *req)
     const lti_tool_t *tool = lti_thread_of(req)->app->tool;
 
     if (!is_get(req)) {
-        lti_send_reason(req, "keys", LTI_R_method_not_allowed, "JWKS accepts GET only", NULL);
+        lti_send_method_not_allowed(req, "keys", "GET");
         return;
     }
     req->res.status = 200;
@@ -44,7 +44,7 @@ void lti_handle_devkey(h2o_req_t *req)
     const char *json = app->tool->devkey_json;
 
     if (!is_get(req)) {
-        lti_send_reason(req, "devkey", LTI_R_method_not_allowed, "accepts GET only", NULL);
+        lti_send_method_not_allowed(req, "devkey", "GET");
         return;
     }
     int want_json = lti_wants_json(req);

@@ -70,6 +70,9 @@ void lti_add_page_headers(h2o_req_t *req);
  * pairs, NULL-terminated) plus the detail message. */
 void lti_send_reason(h2o_req_t *req, const char *mod, lti_reason_t reason, const char *detail,
                      const char *const *kv);
+/* Sends 405 method_not_allowed with an Allow header listing `allow`
+ * (RFC 9110 §15.5.6), for example "GET, POST". */
+void lti_send_method_not_allowed(h2o_req_t *req, const char *mod, const char *allow);
 
 /* Sends a 200 text/html page: `title` and `body_html` (already escaped). */
 void lti_send_page(h2o_req_t *req, int status, const char *title, const char *body_html);

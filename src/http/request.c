@@ -343,6 +343,14 @@ void lti_send_json(h2o_req_t *req, int status, json_t *body)
     send_body(req, copy.base, copy.len);
 }
 
+void lti_send_method_not_allowed(h2o_req_t *req, const char *mod, const char *allow)
+{
+    char detail[64];
+    snprintf(detail, sizeof(detail), "accepts %s only", allow);
+    h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_ALLOW, NULL, allow, strlen(allow));
+    lti_send_reason(req, mod, LTI_R_method_not_allowed, detail, NULL);
+}
+
 void lti_send_reason(h2o_req_t *req, const char *mod, lti_reason_t reason, const char *detail,
                      const char *const *kv)
 {

@@ -130,7 +130,8 @@ static const char load_usage[] =
     "  -h, --help             show this text\n"
     "\n"
     "Exit status: 0 no errors, 1 errors or accepted tampered tokens, 2 bad options\n"
-    "or nothing could run.\n";
+    "or a setup step failed before the first flow (keys, state directory). A tool\n"
+    "that refuses connections counts as errors of each flow (status 1).\n";
 
 /* Splits a comma-separated list in place into `out`. */
 static int split_list(char *text, const char **out, size_t max, size_t *n)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include "harness.h"
 
 static harness_t shared;
@@ -402,6 +403,57 @@ static void session_required_for_pages(void **state)
     assert_int_equal(status, 200);
 }
 
+/* Returns the status of `method` on `path`, with the Allow header copied
+ * into `allow` ("" when absent). */
+static long status_and_allow(const char *method, const char *path, char *allow, size_t len)
+{
+    char url[512];
+    long status = -1;
+    struct curl_header *header = NULL;
+    CURL *curl = curl_easy_init();
+
+    allow[0] = '\0';
+    snprintf(url, sizeof(url), "%s%s", shared.tool_base, path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_NOBODY, strcmp(method, "HEAD") == 0 ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, fwrite);
+    FILE *sink = fopen("/dev/null", "w");
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, sink);
+    if (curl_easy_perform(curl) == CURLE_OK) {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_easy_header(curl, "Allow", 0, CURLH_HEADER, -1, &header) == CURLHE_OK)
+            snprintf(allow, len, "%s", header->value);
+    }
+    fclose(sink);
+    curl_easy_cleanup(curl);
+    return status;
+}
+
+/* A 405 names the methods the endpoint accepts (RFC 9110 §15.5.6). */
+static void method_not_allowed_names_allowed_methods(void **state)
+{
+    static const struct {
+        const char *method, *path, *allow;
+    } cases[] = {
+        {"GET", "/hosted/index/oauth2-launch", "POST"},
+        {"PUT", "/hosted/index/oauth2-launch", "POST"},
+        {"DELETE", "/hosted/index/oidc-login", "GET, POST"},
+        {"POST", "/hosted/index/jwks", "GET"},
+        {"GET", "/hosted/deep-link/choose", "POST"},
+        {"POST", "/hosted/index/session-check", "GET"},
+        {"GET", "/hosted/index/storage-complete", "POST"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char allow[64];
+        long status = status_and_allow(cases[i].method, cases[i].path, allow, sizeof(allow));
+        if (status != 405 || strcmp(allow, cases[i].allow) != 0)
+            fail_msg("%s %s: status %ld, Allow '%s', expected 405 and '%s'", cases[i].method,
+                     cases[i].path, status, allow, cases[i].allow);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest shared_tests[] = {
@@ -422,6 +474,7 @@ int main(void)
         cmocka_unit_test(method_and_media_type_rejected),
         cmocka_unit_test(login_unknown_registration_rejected),
         cmocka_unit_test(session_required_for_pages),
+        cmocka_unit_test(method_not_allowed_names_allowed_methods),
     };
     const struct CMUnitTest own_service_tests[] = {
         cmocka_unit_test(unknown_kid_after_rotation_refetched),

@@ -580,32 +580,56 @@ static void config_relative_key_path(void **state)
     free(sub);
 }
 
-static void config_shipped_example_loads(void **state)
+/* Returns `text` with each occurrence of from[i] replaced by to[i]. */
+static char *replace_all(const char *text, const char *const *from, const char *const *to,
+                         size_t n_pairs)
 {
-    char err[1024];
-    char *src = path_in(source_dir(), "conf/ltigate.yaml");
-    char *text = read_all(src);
-    assert_non_null(text);
-    free(src);
-
-    /* Point the /etc and /var paths of the example at the temporary
-     * directory, where the test keys are. */
-    size_t cap = strlen(text) * 2 + 4096;
+    size_t cap = strlen(text) * 4 + 4096;
     char *out = malloc(cap);
     assert_non_null(out);
     size_t n = 0;
     for (const char *p = text; *p != '\0';) {
-        if (strncmp(p, "/etc/ltigate/", 13) == 0 || strncmp(p, "/var/log/ltigate/", 17) == 0) {
-            n += (size_t)snprintf(out + n, cap - n, "%s/", tmpdir);
-            p += p[1] == 'e' ? 13 : 17;
+        size_t i = 0;
+        while (i < n_pairs && strncmp(p, from[i], strlen(from[i])) != 0)
+            i++;
+        if (i < n_pairs) {
+            n += (size_t)snprintf(out + n, cap - n, "%s", to[i]);
+            p += strlen(from[i]);
         } else {
             out[n++] = *p++;
         }
     }
     out[n] = '\0';
+    return out;
+}
+
+/* Loads a config shipped in conf/ with its absolute paths moved to `to`. */
+static lti_config_t *load_shipped(const char *name, const char *const *from,
+                                  const char *const *to, size_t n_pairs)
+{
+    char err[1024];
+    char *src = path_in(source_dir(), name);
+    char *text = read_all(src);
+    assert_non_null(text);
+    char *out = replace_all(text, from, to, n_pairs);
     lti_config_t *cfg = load_text(out, err, sizeof(err));
     if (cfg == NULL)
-        fail_msg("conf/ltigate.yaml: %s", err);
+        fail_msg("%s: %s", name, err);
+    free(out);
+    free(text);
+    free(src);
+    return cfg;
+}
+
+static void config_shipped_example_loads(void **state)
+{
+    /* The /etc and /var paths of the example point at the temporary
+     * directory, where the test keys are. */
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/", tmpdir);
+    const char *const from[] = {"/etc/ltigate/", "/var/log/ltigate/"};
+    const char *const to[] = {dir, dir};
+    lti_config_t *cfg = load_shipped("conf/ltigate.yaml", from, to, 2);
     assert_string_equal(cfg->base_url, "https://kaf.example.com");
     assert_string_equal(cfg->listen[0].host, "127.0.0.1");
     assert_int_equal(cfg->listen[0].port, 8080);
@@ -614,8 +638,24 @@ static void config_shipped_example_loads(void **state)
     assert_int_equal(cfg->n_role_map, 8);
     assert_string_equal(cfg->role_map[5].lis, LIS "membership#Learner");
     lti_config_free(cfg);
-    free(out);
-    free(text);
+}
+
+/* conf/loadtest.yaml matches the README's load-testing commands. */
+static void config_shipped_loadtest_loads(void **state)
+{
+    char dir[1024];
+    snprintf(dir, sizeof(dir), "%s/", tmpdir);
+    char *catalog = path_in(source_dir(), "conf/catalog.json");
+    const char *const from[] = {"/tmp/ltigate-load/", "catalog.json"};
+    const char *const to[] = {dir, catalog};
+    lti_config_t *cfg = load_shipped("conf/loadtest.yaml", from, to, 2);
+    assert_string_equal(cfg->base_url, "http://127.0.0.1:8080");
+    assert_int_equal(cfg->listen[0].port, 8080);
+    assert_string_equal(cfg->platforms[0].keys_url,
+                        "http://127.0.0.1:9001/api/lti/security/jwks");
+    assert_true(cfg->state_lifetime >= 1800);
+    lti_config_free(cfg);
+    free(catalog);
 }
 
 static void config_find_platform(void **state)
@@ -831,6 +871,7 @@ int main(void)
         cmocka_unit_test(config_client_id_source_text),
         cmocka_unit_test(config_relative_key_path),
         cmocka_unit_test(config_shipped_example_loads),
+        cmocka_unit_test(config_shipped_loadtest_loads),
         cmocka_unit_test(config_find_platform),
         cmocka_unit_test(role_canonical_table),
         cmocka_unit_test(config_units_and_ipv6_listen),
