@@ -105,6 +105,49 @@ static void full_store_rejects_then_recovers(void **state)
     assert_int_equal(s->ops->count(s), 1);
 }
 
+/* The bucket array doubles several times while records arrive; every
+ * record, its value (binary, NUL bytes included) and the set-if-absent
+ * rule survive each doubling, and expired records still go. */
+static void records_survive_table_growth(void **state)
+{
+    enum { N = 20000 };
+    lti_store_t *s = lti_store_memory_new(100000);
+    outcome_t o = {0};
+    char key[32], value[16];
+
+    assert_non_null(s);
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "nonce:%d", i);
+        int n = snprintf(value, sizeof(value), "v%d", i);
+        value[1] = '\0'; /* values are bytes, not strings */
+        lti_store_put_nx(s, key, value, (size_t)n, i < N / 2 ? 60 : 600, record, &o);
+        assert_int_equal(o.reason, LTI_R_ok);
+    }
+    assert_int_equal(s->ops->count(s), N);
+    for (int i = 0; i < N; i += 97) {
+        snprintf(key, sizeof(key), "nonce:%d", i);
+        lti_store_put_nx(s, key, "x", 1, 60, record, &o);
+        assert_int_equal(o.reason, LTI_R_nonce_reused);
+    }
+    snprintf(key, sizeof(key), "nonce:%d", N - 1);
+    lti_store_take(s, key, record, &o);
+    assert_int_equal(o.reason, LTI_R_ok);
+    char expected[16];
+    int n = snprintf(expected, sizeof(expected), "v%d", N - 1);
+    expected[1] = '\0';
+    assert_memory_equal(o.value, expected, (size_t)n);
+
+    fake_now += 61; /* the first half expires */
+    assert_int_equal(s->ops->count(s), N / 2 - 1);
+    snprintf(key, sizeof(key), "nonce:%d", 1);
+    lti_store_take(s, key, record, &o);
+    assert_int_equal(o.reason, LTI_R_state_unknown);
+    snprintf(key, sizeof(key), "nonce:%d", N / 2);
+    lti_store_take(s, key, record, &o);
+    assert_int_equal(o.reason, LTI_R_ok);
+    s->ops->destroy(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +155,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(expired_record_is_gone, setup, teardown),
         cmocka_unit_test_setup_teardown(put_nx_rejects_existing_key, setup, teardown),
         cmocka_unit_test_setup_teardown(full_store_rejects_then_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(records_survive_table_growth, setup, teardown),
     };
     return cmocka_run_group_tests_name("store_memory", tests, NULL, NULL);
 }
