@@ -63,6 +63,9 @@ typedef struct lti_config {
     size_t max_body;       /* maxRequestBody, bytes */
     size_t max_connections;
     unsigned request_timeout_ms;
+    char **trusted_proxies; /* trustedProxies: CIDR prefixes whose X-Forwarded-For is
+                               believed for the per-client login limit */
+    size_t n_trusted_proxies;
     char *log_file;        /* NULL = stderr */
     int log_level;         /* lti_log_level_t */
 

@@ -30,11 +30,13 @@ static void dump_server(const lti_config_t *cfg)
     snprintf(body, sizeof(body), "%zu", cfg->max_body);
     snprintf(conns, sizeof(conns), "%zu", cfg->max_connections);
     snprintf(timeout, sizeof(timeout), "%u", cfg->request_timeout_ms);
+    char proxies[16];
+    snprintf(proxies, sizeof(proxies), "%zu", cfg->n_trusted_proxies);
     const char *kv[] = {
         "config_file", cfg->path, "listen", listen, "base_url", cfg->base_url,
         "launch_url", cfg->launch_url, "login_url", cfg->login_url, "threads", threads,
         "max_request_body", body, "max_connections", conns, "request_timeout_ms", timeout,
-        "log_file", cfg->log_file != NULL ? cfg->log_file : "stderr",
+        "trusted_proxies", proxies, "log_file", cfg->log_file != NULL ? cfg->log_file : "stderr",
         "log_level", cfg->log_level >= 0 && cfg->log_level <= 3 ? level_names[cfg->log_level]
                                                                 : "?",
         NULL,

@@ -141,6 +141,7 @@ int cfg_check_canvas_rest(cfg_ctx_t *ctx, const yaml_node_t *where, const yaml_n
 
 /* Checks of single values, usable as cfg_check_fn. */
 int cfg_check_base_url(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
+int cfg_check_cidr(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 int cfg_check_client_id(const yaml_node_t *node, const char *value, char *msg, size_t msglen);
 /* config_frames.c: frameAncestors entries, and the union of all
  * registrations' entries (or defaults) in cfg->frame_ancestors. */

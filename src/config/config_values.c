@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include "config_int.h"
+#include "lti/netaddr.h"
 
 static int bad(char *msg, size_t msglen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -142,6 +143,19 @@ int cfg_url_is_loopback(const cfg_url_t *url)
 
 /* The base URL is the tool's public origin. The endpoint paths are appended
  * to it, so it carries no path, query or trailing slash. */
+int cfg_check_cidr(const yaml_node_t *node, const char *value, char *msg, size_t msglen)
+{
+    (void)node;
+    lti_cidr_t cidr;
+    if (lti_cidr_parse(value, &cidr) == 0)
+        return 0;
+    snprintf(msg, msglen,
+             "'%.64s' is not an IP address or prefix; write one such as 10.0.0.0/8, "
+             "192.0.2.7 or 2001:db8::/32, with no bits set after the prefix length",
+             value);
+    return -1;
+}
+
 int cfg_check_base_url(const yaml_node_t *node, const char *value, char *msg, size_t msglen)
 {
     cfg_url_t url;

@@ -16,6 +16,7 @@
 #include "http_int.h"
 #include "lti/jwt.h"
 #include "lti/log.h"
+#include "lti/netaddr.h"
 #include "lti/oidc.h"
 
 #define MAX_ISS 2048
@@ -44,26 +45,105 @@ static uint32_t client_seed;
 static int client_seeded;
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Counts one login for the peer of `req`. Returns 1 when that peer has
- * already started `limit` logins in the current window (the login is then
- * not counted), else 0. A limit of 0 turns the check off. */
-static int client_over_limit(h2o_req_t *req, size_t limit, unsigned window)
+/* X-Forwarded-For entries read, counted from the right: a proxy chain
+ * longer than this is not expected, and only the rightmost entries are
+ * written by proxies ltigate trusts. */
+#define MAX_FORWARDED 32
+
+static int is_trusted_proxy(const lti_config_t *cfg, const unsigned char addr[16])
+{
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
+        lti_cidr_t cidr;
+        if (lti_cidr_parse(cfg->trusted_proxies[i], &cidr) == 0 && lti_cidr_contains(&cidr, addr))
+            return 1;
+    }
+    return 0;
+}
+
+/* Parses one X-Forwarded-For entry: an address, optionally as
+ * "a.b.c.d:port" or "[v6]:port", with spaces around it. */
+static int parse_forwarded(const char *p, size_t len, unsigned char addr[16])
+{
+    while (len > 0 && (*p == ' ' || *p == '\t'))
+        p++, len--;
+    while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+        len--;
+    if (len > 0 && p[0] == '[') {
+        const char *close = memchr(p, ']', len);
+        return close != NULL ? lti_addr_parse(p + 1, (size_t)(close - p - 1), addr) : -1;
+    }
+    const char *colon = memchr(p, ':', len);
+    if (colon != NULL && memchr(colon + 1, ':', len - (size_t)(colon + 1 - p)) == NULL)
+        len = (size_t)(colon - p); /* IPv4 with a port; IPv6 has several colons */
+    return lti_addr_parse(p, len, addr);
+}
+
+/* Fills `addr` with the client of `req` for the per-client login limit:
+ * the TCP peer, or, when the peer is in server.trustedProxies, the
+ * rightmost X-Forwarded-For entry that is not. Proxies append the address
+ * they saw, so entries left of the first untrusted one may be forged and
+ * are never read. Returns 0, or -1 when the peer is unknown. */
+static int client_address(h2o_req_t *req, const lti_config_t *cfg, unsigned char addr[16])
 {
     struct sockaddr_storage ss;
-    unsigned char addr[16] = {0};
+
+    memset(addr, 0, 16);
+    memset(&ss, 0, sizeof(ss));
+    if (req->conn->callbacks->get_peername == NULL ||
+        req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
+        return -1;
+    if (ss.ss_family == AF_INET) {
+        addr[10] = addr[11] = 0xff;
+        memcpy(addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    } else {
+        return -1;
+    }
+    if (cfg->n_trusted_proxies == 0 || !is_trusted_proxy(cfg, addr))
+        return 0;
+
+    /* Entries of every X-Forwarded-For header, in order, keeping the last
+     * MAX_FORWARDED. */
+    h2o_iovec_t entries[MAX_FORWARDED];
+    size_t n = 0, total = 0;
+    ssize_t i = -1;
+    while ((i = h2o_find_header(&req->headers, H2O_TOKEN_X_FORWARDED_FOR, i)) != -1) {
+        h2o_iovec_t v = req->headers.entries[i].value;
+        const char *p = v.base, *end = v.base + v.len;
+        while (p <= end) {
+            const char *comma = memchr(p, ',', (size_t)(end - p));
+            const char *stop = comma != NULL ? comma : end;
+            entries[total++ % MAX_FORWARDED] = h2o_iovec_init(p, (size_t)(stop - p));
+            n = total < MAX_FORWARDED ? total : MAX_FORWARDED;
+            p = stop + 1;
+        }
+    }
+    for (size_t k = 0; k < n; k++) {
+        h2o_iovec_t e = entries[(total - 1 - k) % MAX_FORWARDED];
+        unsigned char hop[16];
+        if (parse_forwarded(e.base, e.len, hop) != 0)
+            return 0; /* not an address: count the proxy itself */
+        if (!is_trusted_proxy(cfg, hop)) {
+            memcpy(addr, hop, 16);
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* Counts one login for the client of `req` (client_address). Returns 1
+ * when that client has already started `limit` logins in the current
+ * window (the login is then not counted), else 0. A limit of 0 turns the
+ * check off. */
+static int client_over_limit(h2o_req_t *req, const lti_config_t *cfg, size_t limit,
+                             unsigned window)
+{
+    unsigned char addr[16];
     struct timespec ts;
     int over;
 
-    if (limit == 0 || req->conn->callbacks->get_peername == NULL)
-        return 0;
-    memset(&ss, 0, sizeof(ss));
-    if (req->conn->callbacks->get_peername(req->conn, (struct sockaddr *)&ss) == 0)
-        return 0;
-    if (ss.ss_family == AF_INET)
-        memcpy(addr + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
-    else if (ss.ss_family == AF_INET6)
-        memcpy(addr, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
-    else
+    if (limit == 0 || client_address(req, cfg, addr) != 0)
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
@@ -324,7 +404,7 @@ void lti_handle_login(h2o_req_t *req)
     }
     self->target = target;
 
-    if (client_over_limit(req, cfg->store_max_states_per_client, cfg->state_lifetime)) {
+    if (client_over_limit(req, cfg, cfg->store_max_states_per_client, cfg->state_lifetime)) {
         lti_send_reason(req, "login", LTI_R_login_rate_limited,
                         "client address reached store.maxStatesPerClient", kv);
         return;

@@ -147,7 +147,10 @@ static void store_full_keeps_live_states(void **state)
 
 /* Sends one login from source address `source` (any of 127.0.0.0/8) and
  * returns the status; copies the response head into `head`. */
-static long login_from(const harness_t *h, const char *source, char *head, size_t head_len)
+/* Sends one login from the local address `source`, with an
+ * X-Forwarded-For header when `forwarded` is not NULL. */
+static long login_via(const harness_t *h, const char *source, const char *forwarded, char *head,
+                      size_t head_len)
 {
     struct sockaddr_in src = {.sin_family = AF_INET};
     struct sockaddr_in dst = {.sin_family = AF_INET, .sin_port = htons(h->tool_port)};
@@ -155,6 +158,12 @@ static long login_from(const harness_t *h, const char *source, char *head, size_
     char request[1024];
     long status = -1;
     int len = snprintf(request, sizeof(request), login_query, h->tool_port);
+    if (forwarded != NULL) {
+        /* Put the header before the blank line that ends the request. */
+        len -= 2;
+        len += snprintf(request + len, sizeof(request) - (size_t)len,
+                        "X-Forwarded-For: %s\r\n\r\n", forwarded);
+    }
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     head[0] = '\0';
@@ -171,6 +180,11 @@ static long login_from(const harness_t *h, const char *source, char *head, size_
     if (fd >= 0)
         close(fd);
     return status;
+}
+
+static long login_from(const harness_t *h, const char *source, char *head, size_t head_len)
+{
+    return login_via(h, source, NULL, head, head_len);
 }
 
 static void per_client_limit_spares_others(void **state)
@@ -197,6 +211,50 @@ static void per_client_limit_spares_others(void **state)
     assert_true(limited_reason);
     assert_true(retry_after);
     assert_int_equal(other, 302);
+}
+
+/* Behind a trusted proxy (127.0.0.1 here) the limit counts the client the
+ * proxy names: the rightmost X-Forwarded-For entry that is not a trusted
+ * proxy. Entries left of it are the client's own words and change
+ * nothing; a peer outside trustedProxies is counted by its own address,
+ * whatever header it sends. */
+static void per_client_limit_behind_trusted_proxy(void **state)
+{
+    (void)state;
+    harness_t h;
+    harness_opts_t opts = {
+        .extra_yaml = "store:\n  maxEntries: 1000\n  maxStatesPerClient: 2\n",
+        .extra_server_yaml = "  trustedProxies: [\"127.0.0.1/32\", \"10.0.0.0/8\"]\n",
+    };
+    char head[4096];
+    long a[3], spoofed, chained, b, untrusted[3];
+
+    assert_int_equal(harness_start(&h, &opts), 0);
+    for (int i = 0; i < 2; i++)
+        a[i] = login_via(&h, "127.0.0.1", "198.51.100.7", head, sizeof(head));
+    /* A forged entry on the left does not make a new client. */
+    spoofed = login_via(&h, "127.0.0.1", "203.0.113.1, 198.51.100.7", head, sizeof(head));
+    /* Trusted hops on the right are skipped: this is 198.51.100.8. */
+    chained = login_via(&h, "127.0.0.1", "198.51.100.8, 10.1.2.3", head, sizeof(head));
+    b = login_via(&h, "127.0.0.1", "[2001:db8::8]:4711", head, sizeof(head));
+    a[2] = login_via(&h, "127.0.0.1", "198.51.100.7:5555", head, sizeof(head));
+    /* 127.0.0.2 is no trusted proxy: its header is ignored. */
+    for (int i = 0; i < 3; i++) {
+        char forged[32];
+        snprintf(forged, sizeof(forged), "192.0.2.%d", i + 1);
+        untrusted[i] = login_via(&h, "127.0.0.2", forged, head, sizeof(head));
+    }
+    harness_stop(&h);
+
+    assert_int_equal(a[0], 302);
+    assert_int_equal(a[1], 302);
+    assert_int_equal(spoofed, 429);
+    assert_int_equal(chained, 302);
+    assert_int_equal(b, 302);
+    assert_int_equal(a[2], 429);
+    assert_int_equal(untrusted[0], 302);
+    assert_int_equal(untrusted[1], 302);
+    assert_int_equal(untrusted[2], 429);
 }
 
 /* ---- slow clients ------------------------------------------------------- */
@@ -401,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_full_keeps_live_states),
         cmocka_unit_test(per_client_limit_spares_others),
+        cmocka_unit_test(per_client_limit_behind_trusted_proxy),
         cmocka_unit_test(slow_clients_disconnected),
         cmocka_unit_test(long_message_hint_kept),
         cmocka_unit_test(oversized_request_line_and_headers),
