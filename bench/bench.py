@@ -60,6 +60,23 @@ def log(msg):
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
+def perf_shares(data, sort, limit, window=None):
+    """Return up to `limit` (percent, name) rows of `perf report --sort SORT` on
+    the recording `data`, optionally only over the time window "START,END"."""
+    argv = ["perf", "report", "-i", data]
+    if window is not None:
+        argv += ["--time", window]
+    argv += ["--no-children", "--sort", sort, "--stdio", "-g", "none"]
+    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True).stdout
+    rows = []
+    for line in out.splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].endswith("%") and not line.startswith("#"):
+            rows.append((float(parts[0][:-1]), " ".join(parts[1].split())))
+    return rows[:limit]
+
+
 def best_report(reports):
     """Return the report with the highest rate, with every run's launch count in
     "all_ok" (for the JWKS count) and every rate in "all_rates"."""
@@ -249,15 +266,7 @@ platforms:
         rec.wait(30)
 
         def shares(sort, limit):
-            out = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", sort,
-                                  "--stdio", "-g", "none"], stdout=subprocess.PIPE,
-                                 stderr=subprocess.DEVNULL, text=True).stdout
-            rows = []
-            for line in out.splitlines():
-                parts = line.split(None, 1)
-                if len(parts) == 2 and parts[0].endswith("%") and not line.startswith("#"):
-                    rows.append((float(parts[0][:-1]), " ".join(parts[1].split())))
-            return rows[:limit]
+            return perf_shares(data, sort, limit)
         dsos = shares("dso", 8)
         if not dsos:
             log("perf recorded nothing (perf_event_paranoid?); no profile")
@@ -299,16 +308,7 @@ platforms:
                   f"{phase['start_monotonic_s'] + phase['seconds']:.6f}")
 
         def shares(sort, limit):
-            out = subprocess.run(["perf", "report", "-i", data, "--time", window,
-                                  "--no-children", "--sort", sort, "--stdio", "-g", "none"],
-                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                 text=True).stdout
-            rows = []
-            for line in out.splitlines():
-                parts = line.split(None, 1)
-                if len(parts) == 2 and parts[0].endswith("%") and not line.startswith("#"):
-                    rows.append((float(parts[0][:-1]), " ".join(parts[1].split())))
-            return rows[:limit]
+            return perf_shares(data, sort, limit, window)
         dsos = shares("dso", 8)
         if not dsos:
             log("perf recorded nothing over the deep-link phase; no profile")
