@@ -186,6 +186,9 @@ int main(int argc, char **argv)
         pause();
 
     lti_log(LTI_LOG_INFO, "main", "stopping on signal %d", (int)got_signal);
+    /* The fetch thread sends waiting launches back to loop receivers, so it
+     * stops before the loops and their receivers go away. */
+    lti_jwks_cache_stop(app.jwks);
     lti_server_stop(server);
     lti_services_free(app.services);
     lti_deployments_free(app.deployments);

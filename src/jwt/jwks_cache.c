@@ -55,6 +55,7 @@ struct lti_jwks_cache {
     size_t *queue; /* ring of entry indices, n_entries slots */
     size_t q_head, q_len;
     int stopping;
+    int stopped; /* the fetch thread was joined */
     pthread_t thread;
     lti_jwks_stats_t stats;
 };
@@ -297,15 +298,24 @@ lti_jwks_cache_t *lti_jwks_cache_new(const lti_config_t *cfg)
     return self;
 }
 
-void lti_jwks_cache_free(lti_jwks_cache_t *self)
+void lti_jwks_cache_stop(lti_jwks_cache_t *self)
 {
-    if (self == NULL)
+    if (self == NULL || self->stopped)
         return;
     pthread_mutex_lock(&self->lock);
     self->stopping = 1;
     pthread_cond_signal(&self->wake);
     pthread_mutex_unlock(&self->lock);
+    /* A fetch in progress finishes first and hands its waiters back. */
     pthread_join(self->thread, NULL);
+    self->stopped = 1;
+}
+
+void lti_jwks_cache_free(lti_jwks_cache_t *self)
+{
+    if (self == NULL)
+        return;
+    lti_jwks_cache_stop(self);
     for (size_t i = 0; i < self->n_entries; i++) {
         lti_keyset_clear(&self->entries[i].keys);
         waiter_node_t *node = self->entries[i].waiters;

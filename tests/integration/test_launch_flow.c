@@ -4,6 +4,7 @@
  * Canvas on loopback: login initiation, authorize, form-posted id_token,
  * JWKS over HTTP, landing page and launch-context JSON.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 #include "harness.h"
@@ -454,6 +457,56 @@ static void method_not_allowed_names_allowed_methods(void **state)
     }
 }
 
+static void *launch_in_thread(void *arg)
+{
+    sim_launch_result_t r;
+    memset(&r, 0, sizeof(r));
+    sim_launch(arg, &r);
+    sim_launch_result_clear(&r);
+    return NULL;
+}
+
+/* SIGTERM while launches wait for a key set fetch: the fetch thread hands
+ * them back to their loops before the loops stop, and ltigate exits 0. */
+static void sigterm_during_key_fetch_exits_cleanly(void **state)
+{
+    harness_t h;
+    sim_launch_opts_t o;
+    pthread_t threads[3];
+    int status = -1;
+
+    assert_int_equal(harness_start(&h, NULL), 0);
+    harness_launch_opts(&h, &o);
+    o.kid = "never-published";
+    o.timeout_ms = 20000;
+    sim_platform_set_jwks_mode(h.platform, SIM_JWKS_SLOW, 3000);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, launch_in_thread, &o), 0);
+    struct timespec pause_ts = {1, 0};
+    nanosleep(&pause_ts, NULL);
+    kill(h.tool_pid, SIGTERM);
+    for (int i = 0; i < 300 && status == -1; i++) {
+        int st;
+        if (waitpid(h.tool_pid, &st, WNOHANG) == h.tool_pid)
+            status = st;
+        else
+            usleep(50 * 1000);
+    }
+    if (status == -1) {
+        kill(h.tool_pid, SIGKILL);
+        waitpid(h.tool_pid, NULL, 0);
+    }
+    h.tool_pid = 0;
+    for (int i = 0; i < 3; i++)
+        pthread_join(threads[i], NULL);
+    sim_platform_set_jwks_mode(h.platform, SIM_JWKS_UP, 0);
+    harness_stop(&h);
+
+    assert_int_not_equal(status, -1);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest shared_tests[] = {
@@ -478,6 +531,7 @@ int main(void)
     };
     const struct CMUnitTest own_service_tests[] = {
         cmocka_unit_test(unknown_kid_after_rotation_refetched),
+        cmocka_unit_test(sigterm_during_key_fetch_exits_cleanly),
     };
     int failed = cmocka_run_group_tests_name("launch_flow", shared_tests, start_shared, stop_shared);
     failed += cmocka_run_group_tests_name("launch_rotation", own_service_tests, NULL, NULL);
