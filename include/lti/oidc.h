@@ -15,6 +15,12 @@
 #define LTI_OIDC_RANDOM_BYTES 32 /* 256 bits each for state and nonce */
 #define LTI_OIDC_RANDOM_LEN 44   /* base64url of 32 bytes plus NUL */
 #define LTI_OIDC_COOKIE_PREFIX "ltist_"
+/* The first character of a state says how its launch may prove the
+ * browser: by the state cookie only, or, for a login that offered
+ * lti_storage_target, also through platform storage. The store key is the
+ * whole state, so a client cannot change the mark of a state it holds. */
+#define LTI_OIDC_STATE_COOKIE_ONLY 'c'
+#define LTI_OIDC_STATE_STORAGE 's'
 
 /* Fills `out` with 32 random bytes in base64url. Returns 0, or -1 when the
  * OpenSSL generator fails. */
@@ -37,16 +43,18 @@ typedef struct lti_oidc_record {
     const char *nonce;
     const char *target_link_uri;
     const char *deployment_hint; /* NULL when the login sent none */
+    const char *storage_target;  /* lti_storage_target of the login, NULL when none */
     long long created;           /* seconds since the epoch */
     char *owned;                 /* malloc'd; release with lti_oidc_record_clear */
 } lti_oidc_record_t;
 
 /* Encodes a record as one line of text,
- *   r1 <platform index> <created> <len>:<nonce> <len>:<target> <len>:<hint>
- * with "-" for an absent hint; lengths make any byte safe in the strings.
- * Returns a malloc'd string or NULL. */
+ *   r1 <platform index> <created> <len>:<nonce> <len>:<target> <hint> <storage>
+ * where hint and storage are "<len>:<value>", or "-" when absent; lengths
+ * make any byte safe in the strings. Returns a malloc'd string or NULL. */
 char *lti_oidc_record_encode(size_t platform_index, const char *nonce, const char *target,
-                             const char *deployment_hint, long long created);
+                             const char *deployment_hint, const char *storage_target,
+                             long long created);
 /* Decodes a stored record; returns 0, or -1 when it is malformed or names a
  * platform index outside the current config. */
 int lti_oidc_record_decode(const lti_config_t *cfg, const char *buf, size_t len,

@@ -279,6 +279,13 @@ static void on_state_taken(void *arg, lti_reason_t reason, const char *value, si
         return;
     }
     self->platform = &cfg->platforms[self->record.platform_index];
+    if (self->storage_target != NULL && (self->record.storage_target == NULL ||
+                                         strcmp(self->record.storage_target,
+                                                self->storage_target) != 0)) {
+        reject(self, LTI_R_state_cookie_missing,
+               "no state cookie, and the login offered no platform storage for this target");
+        return;
+    }
 
     lti_jarena_t *previous = lti_jarena_enter(&self->arena);
     lti_reason_t r = lti_jws_parse(self->id_token, self->id_token_len, &self->jws, &err);
@@ -367,9 +374,12 @@ void lti_handle_launch(h2o_req_t *req)
     if (cookie == NULL || cookie_len != strlen(self->state) ||
         CRYPTO_memcmp(cookie, self->state, cookie_len) != 0) {
         /* Without the cookie, platform storage can still prove the binding
-         * (h_storage.c); a wrong cookie is never overridden. */
+         * (h_storage.c), but only for a state whose login offered it: the
+         * state's mark says so before the state is spent, and the record's
+         * storage target after. A wrong cookie is never overridden. */
         if (cookie != NULL || storage_target == NULL ||
-            !lti_storage_target_valid(storage_target, target_len)) {
+            !lti_storage_target_valid(storage_target, target_len) ||
+            self->state[0] != LTI_OIDC_STATE_STORAGE) {
             reject(self, LTI_R_state_cookie_missing, "no state cookie for this state");
             return;
         }

@@ -415,11 +415,14 @@ void lti_handle_login(h2o_req_t *req)
         lti_send_reason(req, "login", LTI_R_internal_error, "RAND_bytes failed", kv);
         return;
     }
+    /* 252 random bits remain after the mark. */
+    state[0] = self->storage_target != NULL ? LTI_OIDC_STATE_STORAGE : LTI_OIDC_STATE_COOKIE_ONLY;
     self->state = h2o_strdup(&req->pool, state, SIZE_MAX).base;
     self->nonce = h2o_strdup(&req->pool, nonce, SIZE_MAX).base;
 
     char *record = lti_oidc_record_encode(self->platform - cfg->platforms, nonce, target,
-                                          self->deployment_hint, (long long)time(NULL));
+                                          self->deployment_hint, self->storage_target,
+                                          (long long)time(NULL));
     if (record == NULL) {
         lti_send_reason(req, "login", LTI_R_internal_error, "out of memory", kv);
         return;

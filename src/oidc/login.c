@@ -44,19 +44,29 @@ int lti_oidc_target_is_ours(const lti_config_t *cfg, const char *target)
     return target[n] == '\0' || target[n] == '/' || target[n] == '?';
 }
 
+/* Appends " <len>:<value>", or " -" for NULL, to the record text. */
+static int append_optional(char **text, const char *value)
+{
+    char *longer = NULL;
+    int n = value != NULL ? asprintf(&longer, "%s %zu:%s", *text, strlen(value), value)
+                          : asprintf(&longer, "%s -", *text);
+    free(*text);
+    *text = n < 0 ? NULL : longer;
+    return n < 0 ? -1 : 0;
+}
+
 char *lti_oidc_record_encode(size_t platform_index, const char *nonce, const char *target,
-                             const char *deployment_hint, long long created)
+                             const char *deployment_hint, const char *storage_target,
+                             long long created)
 {
     char *text = NULL;
-    int n;
-    if (deployment_hint != NULL)
-        n = asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s %zu:%s", platform_index, created,
-                     strlen(nonce), nonce, strlen(target), target, strlen(deployment_hint),
-                     deployment_hint);
-    else
-        n = asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s -", platform_index, created,
-                     strlen(nonce), nonce, strlen(target), target);
-    return n < 0 ? NULL : text;
+    if (asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s", platform_index, created, strlen(nonce),
+                 nonce, strlen(target), target) < 0)
+        return NULL;
+    if (append_optional(&text, deployment_hint) != 0 ||
+        append_optional(&text, storage_target) != 0)
+        return NULL;
+    return text;
 }
 
 /* Reads a decimal number of at most 18 digits ending at `stop`. */
@@ -91,6 +101,19 @@ static const char *read_string(const char *p, const char *end, char stop, char *
     return p + n + (stop != 0);
 }
 
+/* Reads "-" (NULL) or "<len>:<bytes>", followed by `stop` as read_string. */
+static const char *read_optional(const char *p, const char *end, char stop, char **to,
+                                 const char **out)
+{
+    if (p < end && *p == '-') {
+        if (stop != 0 ? (p + 1 >= end || p[1] != stop) : p + 1 != end)
+            return NULL;
+        *out = NULL;
+        return p + 1 + (stop != 0);
+    }
+    return read_string(p, end, stop, to, out);
+}
+
 int lti_oidc_record_decode(const lti_config_t *cfg, const char *buf, size_t len,
                            lti_oidc_record_t *out)
 {
@@ -105,8 +128,8 @@ int lti_oidc_record_decode(const lti_config_t *cfg, const char *buf, size_t len,
     p = p != NULL ? read_number(p, end, ' ', &created) : NULL;
     p = p != NULL ? read_string(p, end, ' ', &to, &out->nonce) : NULL;
     p = p != NULL ? read_string(p, end, ' ', &to, &out->target_link_uri) : NULL;
-    if (p != NULL && !(end - p == 1 && *p == '-'))
-        p = read_string(p, end, 0, &to, &out->deployment_hint);
+    p = p != NULL ? read_optional(p, end, ' ', &to, &out->deployment_hint) : NULL;
+    p = p != NULL ? read_optional(p, end, 0, &to, &out->storage_target) : NULL;
     if (p == NULL || index >= cfg->n_platforms || created > (unsigned long long)INT64_MAX) {
         lti_oidc_record_clear(out);
         return -1;

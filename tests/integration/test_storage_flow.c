@@ -29,7 +29,7 @@ typedef struct resp {
     char *body;
     size_t len;
     char reason[64];
-    char location[512];
+    char location[4096];
     char csp[512];
     char ctype[128];
     char referrer[64];
@@ -658,6 +658,78 @@ static void launch_without_cookie_or_storage_is_refused(void **state)
     flow_clear(&fl);
 }
 
+/* A login that did not offer platform storage keeps the cookie as its only
+ * proof: a client without the state cookie cannot switch such a launch to
+ * the storage path by adding lti_storage_target, and its attempt does not
+ * spend the state, so the browser that holds the cookie still launches. */
+static void cookie_login_cannot_switch_to_storage(void **state)
+{
+    resp_t r;
+    fields_t login, launch;
+    char url[512];
+    (void)state;
+    snprintf(url, sizeof(url), "%s/sim/launch?%s", sim_platform_base_url(shared.platform),
+             STUDENT_LAUNCH);
+    http("GET", url, NULL, NULL, &r);
+    parse_form(r.body, NULL, &login);
+    resp_clear(&r);
+    char *body = encode(&login, NULL);
+    http("POST", login.action, body, NULL, &r);
+    free(body);
+    fields_clear(&login);
+    assert_int_equal(r.status, 302);
+    const char *c = strstr(r.cookies, "ltist_");
+    assert_non_null(c);
+    char *state_cookie = strndup(c, strcspn(c, ";\n"));
+    char location[4096];
+    snprintf(location, sizeof(location), "%s", r.location);
+    resp_clear(&r);
+    http("GET", location, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    parse_form(r.body, NULL, &launch);
+    resp_clear(&r);
+    assert_int_equal(field_get(&launch, "state")[0], 'c');
+
+    body = encode(&launch, NULL);
+    size_t n = strlen(body) + 64;
+    char *with_target = malloc(n);
+    snprintf(with_target, n, "%s&lti_storage_target=post_message_forwarding", body);
+    http("POST", launch.action, with_target, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "state_cookie_missing");
+    resp_clear(&r);
+
+    http("POST", launch.action, body, state_cookie, &r);
+    assert_int_equal(r.status, 303);
+    resp_clear(&r);
+    free(with_target);
+    free(body);
+    free(state_cookie);
+    fields_clear(&launch);
+}
+
+/* A storage launch completes only through the storage target its login
+ * named. */
+static void storage_target_must_match_login(void **state)
+{
+    flow_t fl;
+    resp_t r;
+    (void)state;
+    start_flow(&fl, "1");
+    assert_int_equal(fl.state[0], 's');
+    char *body = encode(&fl.launch, "lti_storage_target");
+    size_t n = strlen(body) + 64;
+    char *other = malloc(n);
+    snprintf(other, n, "%s&lti_storage_target=_parent", body);
+    http("POST", fl.launch.action, other, NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(r.reason, "state_cookie_missing");
+    resp_clear(&r);
+    free(other);
+    free(body);
+    flow_clear(&fl);
+}
+
 static void wrong_state_cookie_is_not_overridden_by_storage(void **state)
 {
     flow_t fl;
@@ -1018,6 +1090,8 @@ int main(void)
         cmocka_unit_test(completion_input_is_checked),
         cmocka_unit_test(completion_from_other_origin_rejected),
         cmocka_unit_test(launch_without_cookie_or_storage_is_refused),
+        cmocka_unit_test(cookie_login_cannot_switch_to_storage),
+        cmocka_unit_test(storage_target_must_match_login),
         cmocka_unit_test(wrong_state_cookie_is_not_overridden_by_storage),
         cmocka_unit_test(launch_with_cookie_ignores_storage),
         cmocka_unit_test(bad_storage_target_is_rejected),

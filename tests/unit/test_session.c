@@ -132,13 +132,13 @@ static void random_values_are_unique(void **state)
 static void record_round_trip_and_bounds(void **state)
 {
     lti_oidc_record_t rec;
-    char *text = lti_oidc_record_encode(0, "nonce1", "https://kaf.example.com/x", "42:abc", 5);
+    char *text = lti_oidc_record_encode(0, "nonce1", "https://kaf.example.com/x", "42:abc", NULL, 5);
     assert_int_equal(lti_oidc_record_decode(&cfg, text, strlen(text), &rec), 0);
     assert_string_equal(rec.nonce, "nonce1");
     assert_string_equal(rec.deployment_hint, "42:abc");
     lti_oidc_record_clear(&rec);
     free(text);
-    text = lti_oidc_record_encode(3, "n", "t", NULL, 5); /* platform index beyond config */
+    text = lti_oidc_record_encode(3, "n", "t", NULL, NULL, 5); /* platform index beyond config */
     assert_int_equal(lti_oidc_record_decode(&cfg, text, strlen(text), &rec), -1);
     free(text);
 }
@@ -286,6 +286,11 @@ static void record_decode_rejects_malformed(void **state)
         "r1 0 5 1:n1:t -",
         "r1 0 99999999999999999999 1:n 1:t -",
         "{\"p\":0,\"n\":\"n\",\"t\":\"t\",\"c\":5}",
+        "r1 0 5 1:n 1:t - -x",
+        "r1 0 5 1:n 1:t - - ",
+        "r1 0 5 1:n 1:t -- -",
+        "r1 0 5 1:n 1:t - 2:x",
+        "r1 0 5 1:n 1:t - 1:x -",
     };
     lti_oidc_record_t rec;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -294,19 +299,28 @@ static void record_decode_rejects_malformed(void **state)
         assert_null(rec.owned);
     }
     /* A NUL byte inside a string is refused too. */
-    static const char nul[] = "r1 0 5 1:\0 1:t -";
+    static const char nul[] = "r1 0 5 1:\0 1:t - -";
     assert_int_equal(lti_oidc_record_decode(&cfg, nul, sizeof(nul) - 1, &rec), -1);
     /* Separators and length digits inside strings are data. */
-    char *text = lti_oidc_record_encode(0, "n", "https://kaf.example.com/a b 3:c -", "4:x y", 7);
+    char *text = lti_oidc_record_encode(0, "n", "https://kaf.example.com/a b 3:c -", "4:x y",
+                                        "post_message_forwarding", 7);
     assert_int_equal(lti_oidc_record_decode(&cfg, text, strlen(text), &rec), 0);
     assert_string_equal(rec.target_link_uri, "https://kaf.example.com/a b 3:c -");
     assert_string_equal(rec.deployment_hint, "4:x y");
+    assert_string_equal(rec.storage_target, "post_message_forwarding");
     assert_int_equal(rec.created, 7);
     lti_oidc_record_clear(&rec);
     free(text);
-    text = lti_oidc_record_encode(0, "n", "t", NULL, 7);
+    text = lti_oidc_record_encode(0, "n", "t", NULL, NULL, 7);
     assert_int_equal(lti_oidc_record_decode(&cfg, text, strlen(text), &rec), 0);
     assert_null(rec.deployment_hint);
+    assert_null(rec.storage_target);
+    lti_oidc_record_clear(&rec);
+    free(text);
+    text = lti_oidc_record_encode(0, "n", "t", NULL, "_parent", 7);
+    assert_int_equal(lti_oidc_record_decode(&cfg, text, strlen(text), &rec), 0);
+    assert_null(rec.deployment_hint);
+    assert_string_equal(rec.storage_target, "_parent");
     lti_oidc_record_clear(&rec);
     free(text);
 }
