@@ -44,6 +44,14 @@ json_t *lti_session_unpack(const unsigned char *body, size_t len);
 json_t *lti_session_decode(const lti_config_t *cfg, const char *value, size_t len, int64_t now,
                            lti_err_t *err);
 
+/* The same for a cookie of another kind (LTI_SESSION_TOKEN_SELECTION for
+ * the deep-linking selection cookie): the kind enters the MAC, so a cookie
+ * of one kind never verifies as another. lti_session_encode and
+ * lti_session_decode use LTI_SESSION_TOKEN_SESSION. */
+char *lti_session_encode_kind(const lti_config_t *cfg, const char *kind, json_t *facts);
+json_t *lti_session_decode_kind(const lti_config_t *cfg, const char *kind, const char *value,
+                                size_t len, int64_t now, lti_err_t *err);
+
 /* Session tokens: the fallback for browsers that return no cookie to the
  * tool's frame (lti_session_token_seal, lti_session_token_open in
  * src/oidc/session_token.c). Kinds are LTI_SESSION_TOKEN_SESSION (the session

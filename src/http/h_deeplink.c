@@ -137,7 +137,8 @@ static const char *begin_selection(h2o_req_t *req, const lti_launch_t *launch,
         .exp = (int64_t)time(NULL) + cfg->session_lifetime,
     };
     json_t *dl = lti_dl_context_to_json(&ctx);
-    char *cookie = dl != NULL ? lti_session_encode(cfg, dl) : NULL;
+    char *cookie =
+        dl != NULL ? lti_session_encode_kind(cfg, LTI_SESSION_TOKEN_SELECTION, dl) : NULL;
     json_decref(dl);
     if (cookie == NULL) {
         /* The settings passed their caps but together exceed one cookie. */
@@ -200,7 +201,8 @@ static int load_selection(h2o_req_t *req, const char *mod, const char *id,
     const char *value = lti_cookie_get(req, name, &len);
     const char *why = "no selection cookie or token";
     if (value != NULL) {
-        facts = lti_session_decode(cfg, value, len, (int64_t)time(NULL), &err);
+        facts = lti_session_decode_kind(cfg, LTI_SESSION_TOKEN_SELECTION, value, len,
+                                        (int64_t)time(NULL), &err);
         why = "selection cookie rejected";
     } else if (params != NULL &&
                (value = lti_form_get(params, LTI_SELECTION_TOKEN_PARAM, &len, &dup)) != NULL) {

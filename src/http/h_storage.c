@@ -305,7 +305,7 @@ static const char *fallback_url(h2o_req_t *req, const char *page, const char *se
         kind = LTI_SESSION_TOKEN_SELECTION;
         param = LTI_SELECTION_TOKEN_PARAM;
     }
-    json_t *facts = lti_session_decode(cfg, value, len, now, &err);
+    json_t *facts = lti_session_decode_kind(cfg, kind, value, len, now, &err);
     char *token = facts != NULL ? lti_session_token_seal(cfg, kind, facts, now) : NULL;
     json_decref(facts);
     if (token == NULL)

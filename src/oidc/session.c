@@ -171,12 +171,15 @@ static EVP_MAC_CTX *mac_ctx(const lti_config_t *cfg)
     return ctx;
 }
 
-/* Returns 0 with the tag in `out`, or -1. */
-static int mac(const lti_config_t *cfg, const char *data, size_t len, unsigned char *out)
+/* Returns 0 with the tag of `kind`, a NUL byte and `data` in `out`, or -1.
+ * The kind keeps a cookie of one kind from verifying as the other. */
+static int mac(const lti_config_t *cfg, const char *kind, const char *data, size_t len,
+               unsigned char *out)
 {
     EVP_MAC_CTX *ctx = mac_ctx(cfg);
     size_t out_len = 0;
-    if (ctx == NULL || EVP_MAC_update(ctx, (const unsigned char *)data, len) != 1 ||
+    if (ctx == NULL || EVP_MAC_update(ctx, (const unsigned char *)kind, strlen(kind) + 1) != 1 ||
+        EVP_MAC_update(ctx, (const unsigned char *)data, len) != 1 ||
         EVP_MAC_final(ctx, out, &out_len, MAC_LEN) != 1 || out_len != MAC_LEN)
         return -1;
     return 0;
@@ -435,6 +438,17 @@ json_t *lti_session_unpack(const unsigned char *body, size_t len)
 
 char *lti_session_encode(const lti_config_t *cfg, json_t *facts)
 {
+    return lti_session_encode_kind(cfg, LTI_SESSION_TOKEN_SESSION, facts);
+}
+
+json_t *lti_session_decode(const lti_config_t *cfg, const char *value, size_t len, int64_t now,
+                           lti_err_t *err)
+{
+    return lti_session_decode_kind(cfg, LTI_SESSION_TOKEN_SESSION, value, len, now, err);
+}
+
+char *lti_session_encode_kind(const lti_config_t *cfg, const char *kind, json_t *facts)
+{
     /* The largest body whose base64url, '.' and MAC fit the cookie cap. */
     size_t max = (LTI_SESSION_MAX_COOKIE - 1 - (MAC_LEN + 2) / 3 * 4) / 4 * 3;
     size_t len = 0;
@@ -446,7 +460,7 @@ char *lti_session_encode(const lti_config_t *cfg, json_t *facts)
         goto out;
     size_t n = lti_b64url_encode(body, len, cookie);
     unsigned char tag[MAC_LEN];
-    if (mac(cfg, cookie, n, tag) != 0) {
+    if (mac(cfg, kind, cookie, n, tag) != 0) {
         free(cookie);
         cookie = NULL;
         goto out;
@@ -458,8 +472,8 @@ out:
     return cookie;
 }
 
-json_t *lti_session_decode(const lti_config_t *cfg, const char *value, size_t len, int64_t now,
-                           lti_err_t *err)
+json_t *lti_session_decode_kind(const lti_config_t *cfg, const char *kind, const char *value,
+                                size_t len, int64_t now, lti_err_t *err)
 {
     const char *dot = memchr(value, '.', len);
     unsigned char tag[MAC_LEN], got[MAC_LEN + 3];
@@ -477,7 +491,7 @@ json_t *lti_session_decode(const lti_config_t *cfg, const char *value, size_t le
     long got_len = mac_chars == (MAC_LEN * 4 + 2) / 3
                        ? lti_b64url_decode_capped(dot + 1, mac_chars, got, sizeof(got))
                        : -1;
-    if (mac(cfg, value, body_len, tag) != 0 || got_len != MAC_LEN ||
+    if (mac(cfg, kind, value, body_len, tag) != 0 || got_len != MAC_LEN ||
         CRYPTO_memcmp(tag, got, MAC_LEN) != 0) {
         lti_err_set(err, LTI_R_session_invalid, "session cookie MAC does not verify");
         goto out;

@@ -415,7 +415,7 @@ static void mint_selection(const harness_t *h, const char *id, const char *retur
         .exp = (int64_t)time(NULL) + 600,
     };
     json_t *dl = lti_dl_context_to_json(&ctx);
-    char *dl_cookie = lti_session_encode(&c, dl);
+    char *dl_cookie = lti_session_encode_kind(&c, LTI_SESSION_TOKEN_SELECTION, dl);
     json_t *facts = json_pack("{s:s,s:s,s:I}", "user_id", "jdoe", "dl_id", id, "exp",
                               (json_int_t)ctx.exp);
     char *session = lti_session_encode(&c, facts);

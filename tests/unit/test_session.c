@@ -170,8 +170,14 @@ static char *sign_body(const unsigned char *body, size_t len)
     size_t n = lti_b64url_encode(body, len, cookie);
     unsigned char tag[32];
     unsigned int tag_len = sizeof(tag);
-    HMAC(EVP_sha256(), cfg.session_secret, (int)cfg.session_secret_len, (unsigned char *)cookie,
-         n, tag, &tag_len);
+    /* The MAC covers the kind, a NUL byte, then the encoded body. */
+    size_t input_len = sizeof(LTI_SESSION_TOKEN_SESSION) + n;
+    unsigned char *input = malloc(input_len);
+    memcpy(input, LTI_SESSION_TOKEN_SESSION, sizeof(LTI_SESSION_TOKEN_SESSION));
+    memcpy(input + sizeof(LTI_SESSION_TOKEN_SESSION), cookie, n);
+    HMAC(EVP_sha256(), cfg.session_secret, (int)cfg.session_secret_len, input, input_len, tag,
+         &tag_len);
+    free(input);
     cookie[n++] = '.';
     lti_b64url_encode(tag, sizeof(tag), cookie + n);
     return cookie;
@@ -256,6 +262,28 @@ static void session_mac_part_length_checked(void **state)
         free(forged);
     }
     free(cookie);
+    json_decref(facts);
+}
+
+/* A selection cookie never passes as a session cookie, nor the reverse,
+ * although both are signed with the session secret. */
+static void cookie_kinds_do_not_mix(void **state)
+{
+    json_t *facts = sample_facts(1000);
+    char *session = lti_session_encode(&cfg, facts);
+    char *selection = lti_session_encode_kind(&cfg, LTI_SESSION_TOKEN_SELECTION, facts);
+    lti_err_t err = {0};
+    json_t *back = lti_session_decode_kind(&cfg, LTI_SESSION_TOKEN_SELECTION, selection,
+                                           strlen(selection), 1001, &err);
+    assert_non_null(back);
+    json_decref(back);
+    assert_null(lti_session_decode(&cfg, selection, strlen(selection), 1001, &err));
+    assert_int_equal(err.reason, LTI_R_session_invalid);
+    assert_null(lti_session_decode_kind(&cfg, LTI_SESSION_TOKEN_SELECTION, session,
+                                        strlen(session), 1001, &err));
+    assert_int_equal(err.reason, LTI_R_session_invalid);
+    free(session);
+    free(selection);
     json_decref(facts);
 }
 
@@ -481,6 +509,7 @@ int main(void)
         cmocka_unit_test_setup(session_body_keeps_every_type, setup),
         cmocka_unit_test_setup(session_malformed_body_rejected, setup),
         cmocka_unit_test_setup(session_mac_part_length_checked, setup),
+        cmocka_unit_test_setup(cookie_kinds_do_not_mix, setup),
         cmocka_unit_test_setup(random_pair_values_differ, setup),
         cmocka_unit_test_setup(record_decode_rejects_malformed, setup),
     };
