@@ -130,6 +130,9 @@
     X(dl_request_used, 409,                                                                        \
       "This media selection was already sent to the platform. Open the media picker again from "  \
       "Canvas to add more.")                                                                       \
+    X(session_too_large, 400,                                                                      \
+      "The launch carries more than one session can hold (very long user, course or service "     \
+      "values). Ask the Canvas administrator to check the developer key's custom fields.")         \
     /* platform services */                                                                        \
     X(service_not_offered, 400,                                                                    \
       "This launch does not offer the platform service needed here (no line item, line items "     \

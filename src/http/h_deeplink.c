@@ -430,6 +430,16 @@ static lti_reason_t items_from_form(h2o_req_t *req, const lti_form_t *form,
             return lti_err_set(err, LTI_R_content_item_invalid, "entry %zu is not in the catalog",
                                json_array_size(items) + 1);
         }
+        /* The picker offers each entry once; the same entry twice is a
+         * forged form, not a choice. */
+        for (size_t j = 0; j < i; j++) {
+            if (strcmp(form->params[j].name, "entry") == 0 &&
+                strcmp(form->params[j].value, form->params[i].value) == 0) {
+                json_decref(items);
+                return lti_err_set(err, LTI_R_param_duplicate, "entry %s chosen twice",
+                                   e->id);
+            }
+        }
         json_array_append_new(items, lti_dl_item_for_entry(app->cfg, ctx, e));
     }
     if (json_array_size(items) == 0) {

@@ -120,10 +120,14 @@ static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value,
     }
     if (dl_page != NULL)
         page = dl_page;
-    char *cookie = facts != NULL ? lti_session_encode(cfg, facts) : NULL;
+    /* With facts built, the encoding fails (short of memory) only when they
+     * exceed one cookie. */
+    int facts_ok = facts != NULL;
+    char *cookie = facts_ok ? lti_session_encode(cfg, facts) : NULL;
     json_decref(facts);
     if (cookie == NULL) {
-        reject(self, LTI_R_internal_error, "cannot encode the session cookie");
+        reject(self, facts_ok ? LTI_R_session_too_large : LTI_R_internal_error,
+               facts_ok ? "the session facts exceed one cookie" : "cannot build the session");
         return;
     }
     if (self->storage_target != NULL) {

@@ -18,6 +18,28 @@ static void set_str(json_t *obj, const char *key, const char *value)
         json_object_set_new(obj, key, json_string(value));
 }
 
+/* Display text longer than this is cut for the session, so that a long
+ * name or course title still fits the cookie; identifiers are never cut. */
+#define DISPLAY_MAX 256
+
+/* Sets a display string, cut at a UTF-8 character boundary within
+ * DISPLAY_MAX bytes and ended with "..." when it is longer. */
+static void set_display(json_t *obj, const char *key, const char *value)
+{
+    size_t len = value != NULL ? strlen(value) : 0;
+    if (len <= DISPLAY_MAX) {
+        set_str(obj, key, value);
+        return;
+    }
+    char cut[DISPLAY_MAX + 4];
+    size_t n = DISPLAY_MAX - 3;
+    while (n > 0 && ((unsigned char)value[n] & 0xc0) == 0x80)
+        n--; /* do not split a multi-byte character */
+    memcpy(cut, value, n);
+    memcpy(cut + n, "...", 4);
+    json_object_set_new(obj, key, json_string(cut));
+}
+
 /* Copies a string member of at most 2048 bytes. */
 static void copy_url(json_t *to, const char *key, json_t *from, const char *member)
 {
@@ -82,12 +104,12 @@ json_t *lti_session_from_launch(const lti_config_t *cfg, const lti_launch_t *lau
         return NULL;
     set_str(facts, "user_id", launch->user_id);
     set_str(facts, "app_role", launch->app_role);
-    set_str(facts, "name", launch->name);
+    set_display(facts, "name", launch->name);
     json_object_set_new(facts, "placement",
                         launch->placement ? json_string(launch->placement) : json_null());
     set_str(facts, "page", page);
     set_str(facts, "context_id", launch->context_id);
-    set_str(facts, "context_title", launch->context_title);
+    set_display(facts, "context_title", launch->context_title);
     set_str(facts, "iss", launch->platform->issuer);
     set_str(facts, "client_id", launch->platform->client_id);
     set_str(facts, "deployment_id", launch->deployment_id);
@@ -187,9 +209,10 @@ static int mac(const lti_config_t *cfg, const char *kind, const char *data, size
 
 /*
  * The cookie body is a compact binary form of the facts object. Writing it
- * costs far less than json_dumps (the whole encode, HMAC included, went
- * from 134k to 49k instructions per launch under callgrind), and it is a
- * little shorter (815 against 875 bytes for a typical course launch):
+ * costs far less than json_dumps (under callgrind the whole encode, HMAC
+ * included, takes 49k instructions per launch, against 134k with
+ * json_dumps and HMAC()), and it is a little shorter (815 against 875
+ * bytes for a typical course launch):
  *
  *   body   = 0x01 value                      (format version)
  *   value  = 'o' count (key value)*          object

@@ -557,6 +557,17 @@ static void choose_is_single_use(void **state)
              sim_platform_base_url(shared.platform));
     mint_selection(&shared, CHOOSE_SELECTION_ID, return_url, cookie, sizeof(cookie), csrf);
     snprintf(url, sizeof(url), "%s%s", shared.tool_base, LTI_DL_CHOOSE_PATH);
+    /* One entry twice is a forged form: rejected, and the selection stays
+     * open for the real choice. */
+    snprintf(body, sizeof(body),
+             "dl=%s&csrf_token=%s&action=choose&entry=1_abcd1234&entry=1_efgh5678"
+             "&entry=1_abcd1234",
+             CHOOSE_SELECTION_ID, csrf);
+    http_do(url, "POST", body, form, cookie, &out);
+    assert_int_equal(out.status, 400);
+    assert_string_equal(out.reason, "param_duplicate");
+    sim_buf_free(&out.body);
+
     snprintf(body, sizeof(body), "dl=%s&csrf_token=%s&action=choose&entry=1_abcd1234",
              CHOOSE_SELECTION_ID, csrf);
     http_do(url, "POST", body, form, cookie, &out);

@@ -457,6 +457,44 @@ static void method_not_allowed_names_allowed_methods(void **state)
     }
 }
 
+/* A long name or course title is display text: cut in the session, and
+ * the launch succeeds. Identifiers are never cut: a context id too long for
+ * a session cookie gets 400 session_too_large, not a server error. */
+static void long_values_fit_or_get_a_reason(void **state)
+{
+    sim_launch_opts_t o;
+    sim_launch_result_t r;
+    size_t n = 3000;
+    char *claims = malloc(2 * n + 512);
+    char *big = malloc(n + 1);
+    memset(big, 'x', n);
+    big[n] = '\0';
+
+    harness_launch_opts(&shared, &o);
+    o.role = "student";
+    snprintf(claims, 2 * n + 512,
+             "{\"name\":\"%s\",\"https://purl.imsglobal.org/spec/lti/claim/context\":"
+             "{\"id\":\"c1\",\"title\":\"%s\"}}", big, big);
+    o.claims_json = claims;
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_LAUNCHED);
+    assert_non_null(r.name);
+    assert_int_equal(strlen(r.name), 256);
+    assert_non_null(r.context_title);
+    assert_int_equal(strlen(r.context_title), 256);
+    sim_launch_result_clear(&r);
+
+    snprintf(claims, 2 * n + 512,
+             "{\"https://purl.imsglobal.org/spec/lti/claim/context\":{\"id\":\"%s\"}}", big);
+    run(&o, &r);
+    assert_int_equal(r.outcome, SIM_REJECTED);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "session_too_large");
+    sim_launch_result_clear(&r);
+    free(claims);
+    free(big);
+}
+
 static void *launch_in_thread(void *arg)
 {
     sim_launch_result_t r;
@@ -528,6 +566,7 @@ int main(void)
         cmocka_unit_test(login_unknown_registration_rejected),
         cmocka_unit_test(session_required_for_pages),
         cmocka_unit_test(method_not_allowed_names_allowed_methods),
+        cmocka_unit_test(long_values_fit_or_get_a_reason),
     };
     const struct CMUnitTest own_service_tests[] = {
         cmocka_unit_test(unknown_kid_after_rotation_refetched),
