@@ -379,7 +379,7 @@ void lti_handle_launch(h2o_req_t *req)
         CRYPTO_memcmp(cookie, self->state, cookie_len) != 0) {
         /* Without the cookie, platform storage can still prove the binding
          * (h_storage.c), but only for a state whose login offered it: the
-         * state's mark says so before the state is spent, and the record's
+         * state's mark shows it before the state is spent, and the record's
          * storage target after. A wrong cookie is never overridden. */
         if (cookie != NULL || storage_target == NULL ||
             !lti_storage_target_valid(storage_target, target_len) ||
