@@ -199,6 +199,24 @@ typedef struct loop_arg {
     lti_server_t *server;
 } loop_arg_t;
 
+/* Longest wait for open connections at shutdown. */
+#define DRAIN_MS 5000
+
+/* Lets the connections of every loop finish before the loops stop: a
+ * request in progress gets its response (without keep-alive), and idle
+ * keep-alive connections are closed at once. h2o 2.2.5 closes an HTTP/1
+ * connection only when its request timeout fires, so the timeout is set
+ * to 0 here, which expires every waiting connection on the next turn. */
+static void drain(server_thread_t *self, lti_server_t *server)
+{
+    h2o_context_t *ctx = &self->thread.ctx;
+    h2o_context_request_shutdown(ctx);
+    ctx->http1.req_timeout.timeout = 0;
+    uint64_t deadline = h2o_now(ctx->loop) + DRAIN_MS;
+    while (atomic_load(&server->connections) > 0 && h2o_now(ctx->loop) < deadline)
+        h2o_evloop_run(ctx->loop, 50);
+}
+
 static void *loop_main(void *arg)
 {
     loop_arg_t *a = arg;
@@ -212,12 +230,13 @@ static void *loop_main(void *arg)
     start_listeners(self, server);
     while (!atomic_load(&server->stopping))
         h2o_evloop_run(self->thread.ctx.loop, 200);
-    if (store->ops->detach != NULL)
-        store->ops->detach(store);
     for (size_t i = 0; i < self->n_listeners; i++) {
         h2o_socket_read_stop(self->listeners[i].sock);
         h2o_socket_close(self->listeners[i].sock);
     }
+    drain(self, server);
+    if (store->ops->detach != NULL)
+        store->ops->detach(store);
     /* Lets the closes above complete before the thread ends. */
     h2o_evloop_run(self->thread.ctx.loop, 0);
     return NULL;
