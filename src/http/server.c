@@ -199,7 +199,7 @@ typedef struct loop_arg {
     lti_server_t *server;
 } loop_arg_t;
 
-/* Longest wait for open connections at shutdown. */
+/* Maximum wait for open connections at shutdown, in milliseconds. */
 #define DRAIN_MS 5000
 
 /* Lets the connections of every loop finish before the loops stop: a
