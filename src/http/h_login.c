@@ -29,19 +29,25 @@
  * request lines at a few KiB (Apache's LimitRequestLine default is 8190). */
 #define MAX_REDIRECT_URL 4096
 
-/* Login counts per client address for store.maxStatesPerClient: a fixed
- * table indexed by a seeded hash of the peer address, one count per slot
- * and window of stateLifetime seconds. Addresses that share a slot share a
- * count, which can only make the limit stricter for them. */
-#define CLIENT_SLOTS 4096
+/* Login counts per client for store.maxStatesPerClient: an open-addressing
+ * table keyed by the client (an IPv4 address, or the /64 of an IPv6
+ * address, since one IPv6 user commonly holds a whole /64), one count per
+ * window of stateLifetime seconds. A slot belongs to one client at a time:
+ * a client whose probe finds only live slots of other clients is not
+ * counted, so filling the table with many addresses lifts the limit for
+ * the newcomers instead of refusing everyone (the store's maxEntries still
+ * bounds them). */
+#define CLIENT_SLOTS 16384
+#define CLIENT_PROBES 8
 
 typedef struct client_slot {
+    unsigned char addr[16];
     time_t window_start; /* monotonic seconds */
-    size_t count;
+    size_t count;        /* 0 = free */
 } client_slot_t;
 
 static client_slot_t client_slots[CLIENT_SLOTS];
-static uint32_t client_seed;
+static uint64_t client_seed;
 static int client_seeded;
 static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -147,23 +153,41 @@ static int client_over_limit(h2o_req_t *req, const lti_config_t *cfg, size_t lim
         return 0;
     clock_gettime(CLOCK_MONOTONIC, &ts);
 
+    /* Every address of an IPv6 /64 is one client; IPv4-mapped ones stay whole. */
+    static const unsigned char v4_mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (memcmp(addr, v4_mapped, sizeof(v4_mapped)) != 0)
+        memset(addr + 8, 0, 8);
+
     pthread_mutex_lock(&client_lock);
     if (!client_seeded) {
         /* A secret seed keeps clients from choosing addresses that collide. */
         if (RAND_bytes((unsigned char *)&client_seed, sizeof(client_seed)) != 1)
-            client_seed = (uint32_t)ts.tv_nsec;
+            client_seed = (uint64_t)ts.tv_nsec * 0x9e3779b97f4a7c15u;
         client_seeded = 1;
     }
-    uint32_t hash = 2166136261u ^ client_seed; /* FNV-1a */
-    for (size_t i = 0; i < sizeof(addr); i++)
-        hash = (hash ^ addr[i]) * 16777619u;
-    client_slot_t *slot = &client_slots[hash % CLIENT_SLOTS];
-    if (slot->count == 0 || ts.tv_sec - slot->window_start >= (time_t)window) {
+    uint64_t words[2], hash = client_seed;
+    memcpy(words, addr, sizeof(words));
+    for (int i = 0; i < 2; i++) {
+        hash = (hash ^ words[i]) * 0x9e3779b97f4a7c15u;
+        hash ^= hash >> 29;
+    }
+    client_slot_t *slot = NULL, *open_slot = NULL;
+    for (unsigned k = 0; k < CLIENT_PROBES && slot == NULL; k++) {
+        client_slot_t *c = &client_slots[(hash + k) % CLIENT_SLOTS];
+        int live = c->count > 0 && ts.tv_sec - c->window_start < (time_t)window;
+        if (live && memcmp(c->addr, addr, 16) == 0)
+            slot = c;
+        else if (!live && open_slot == NULL)
+            open_slot = c;
+    }
+    if (slot == NULL && open_slot != NULL) {
+        slot = open_slot;
+        memcpy(slot->addr, addr, 16);
         slot->window_start = ts.tv_sec;
         slot->count = 0;
     }
-    over = slot->count >= limit;
-    if (!over)
+    over = slot != NULL && slot->count >= limit;
+    if (slot != NULL && !over)
         slot->count++;
     pthread_mutex_unlock(&client_lock);
     return over;

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <curl/curl.h>
 #include "harness.h"
 
 #define STORE_ENTRIES 16
@@ -257,6 +258,75 @@ static void per_client_limit_behind_trusted_proxy(void **state)
     assert_int_equal(untrusted[2], 429);
 }
 
+static size_t discard_body(char *p, size_t size, size_t n, void *arg)
+{
+    (void)p;
+    (void)arg;
+    return size * n;
+}
+
+/* Sends one login on `curl` (kept alive between calls) as forwarded for
+ * `client`; returns the status. */
+static long login_forwarded(CURL *curl, const harness_t *h, const char *client)
+{
+    char url[512], header[128];
+    long status = -1;
+    snprintf(url, sizeof(url),
+             "%s/hosted/index/oidc-login?iss=https%%3A%%2F%%2Fcanvas.instructure.com"
+             "&login_hint=flood&client_id=170000000000123&target_link_uri=%s%%2Fhosted"
+             "%%2Findex%%2Foauth2-launch",
+             h->tool_base, h->tool_base);
+    snprintf(header, sizeof(header), "X-Forwarded-For: %s", client);
+    struct curl_slist *headers = curl_slist_append(NULL, header);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+    curl_slist_free_all(headers);
+    return status;
+}
+
+/* Counting is per client, never per shared bucket: the addresses of one
+ * IPv6 /64 are one client, and when more clients log in within a window
+ * than the table tracks, the newcomers are let through (the store's
+ * maxEntries still bounds them) rather than everyone refused. */
+static void per_client_limit_table_never_locks_out_newcomers(void **state)
+{
+    (void)state;
+    harness_t h;
+    harness_opts_t opts = {
+        .extra_yaml = "store:\n  maxEntries: 100000\n  maxStatesPerClient: 2\n",
+        .extra_server_yaml = "  trustedProxies: [\"127.0.0.1/32\"]\n",
+    };
+    char client[64];
+    long same64[3], newcomer;
+    unsigned refused = 0;
+
+    assert_int_equal(harness_start(&h, &opts), 0);
+    CURL *curl = curl_easy_init();
+    same64[0] = login_forwarded(curl, &h, "2001:db8:aaaa:1::1");
+    same64[1] = login_forwarded(curl, &h, "2001:db8:aaaa:1::2");
+    same64[2] = login_forwarded(curl, &h, "2001:db8:aaaa:1:ffff::3");
+    /* More distinct /64s than the table has slots, one login each. */
+    for (unsigned k = 0; k < 17000; k++) {
+        snprintf(client, sizeof(client), "2001:db8:%x:%x::1", 0x100 + (k >> 16), k & 0xffff);
+        if (login_forwarded(curl, &h, client) != 302)
+            refused++;
+    }
+    newcomer = login_forwarded(curl, &h, "2001:db8:ffff:ffff::1");
+    curl_easy_cleanup(curl);
+    harness_stop(&h);
+
+    assert_int_equal(same64[0], 302);
+    assert_int_equal(same64[1], 302);
+    assert_int_equal(same64[2], 429);
+    assert_int_equal(refused, 0);
+    assert_int_equal(newcomer, 302);
+}
+
 /* ---- slow clients ------------------------------------------------------- */
 
 /* Returns the seconds until the server closes a connection that sent
@@ -460,6 +530,7 @@ int main(void)
         cmocka_unit_test(store_full_keeps_live_states),
         cmocka_unit_test(per_client_limit_spares_others),
         cmocka_unit_test(per_client_limit_behind_trusted_proxy),
+        cmocka_unit_test(per_client_limit_table_never_locks_out_newcomers),
         cmocka_unit_test(slow_clients_disconnected),
         cmocka_unit_test(long_message_hint_kept),
         cmocka_unit_test(oversized_request_line_and_headers),
