@@ -97,6 +97,22 @@ static void reject(launch_t *self, lti_reason_t reason, const char *detail)
     lti_send_reason(self->req, "launch", reason, detail, kv);
 }
 
+/* Removes the Set-Cookie headers of this response whose cookie name starts
+ * with `prefix`, so that a launch rejected after lti_dl_landing leaves no
+ * working selection cookie behind. */
+static void drop_set_cookies(h2o_req_t *req, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    ssize_t i = -1;
+    while ((i = h2o_find_header(&req->res.headers, H2O_TOKEN_SET_COOKIE, i)) != -1) {
+        h2o_iovec_t v = req->res.headers.entries[i].value;
+        if (v.len >= n && memcmp(v.base, prefix, n) == 0) {
+            h2o_delete_header(&req->res.headers, i);
+            i = -1; /* deleting shifts the entries: search again */
+        }
+    }
+}
+
 static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value, size_t len)
 {
     launch_t *self = arg;
@@ -126,6 +142,7 @@ static void on_nonce_recorded(void *arg, lti_reason_t reason, const char *value,
     char *cookie = facts_ok ? lti_session_encode(cfg, facts) : NULL;
     json_decref(facts);
     if (cookie == NULL) {
+        drop_set_cookies(req, LTI_DL_COOKIE_PREFIX);
         reject(self, facts_ok ? LTI_R_session_too_large : LTI_R_internal_error,
                facts_ok ? "the session facts exceed one cookie" : "cannot build the session");
         return;

@@ -309,6 +309,12 @@ void lti_jwks_cache_stop(lti_jwks_cache_t *self)
     /* A fetch in progress finishes first and hands its waiters back. */
     pthread_join(self->thread, NULL);
     self->stopped = 1;
+    /* Entries still queued will not be fetched: their waiters go back to
+     * their loops now, which find no key and reject those launches. */
+    pthread_mutex_lock(&self->lock);
+    for (size_t i = 0; i < self->n_entries; i++)
+        release_waiters(&self->entries[i]);
+    pthread_mutex_unlock(&self->lock);
 }
 
 void lti_jwks_cache_free(lti_jwks_cache_t *self)
@@ -369,7 +375,8 @@ lti_jwks_result_t lti_jwks_cache_lookup(lti_jwks_cache_t *self, size_t index, co
         lti_err_set(err, LTI_R_kid_ambiguous, "kid '%s' names several keys", kid);
         goto out;
     }
-    if (waiter == NULL)
+    /* No fetch runs once the cache stops: a miss is final. */
+    if (waiter == NULL || self->stopping)
         goto miss;
 
     /* A kid miss may mean the platform rotated keys: refetch once, shared by

@@ -730,6 +730,55 @@ static void storage_target_must_match_login(void **state)
     flow_clear(&fl);
 }
 
+/* A deep-linking launch rejected after its selection was prepared (here
+ * 400 session_too_large, for a context id too long for a session) leaves
+ * no selection cookie: the picker must not open for a failed launch. */
+static void rejected_picker_launch_sets_no_selection_cookie(void **state)
+{
+    resp_t r;
+    fields_t login, launch;
+    (void)state;
+    size_t cap = 8192;
+    char *url = malloc(cap);
+    int n = snprintf(url, cap,
+                     "%s/sim/launch?%s&claims=%%7B%%22https%%3A%%2F%%2Fpurl.imsglobal.org"
+                     "%%2Fspec%%2Flti%%2Fclaim%%2Fcontext%%22%%3A%%7B%%22id%%22%%3A%%22",
+                     sim_platform_base_url(shared.platform), PICKER_LAUNCH);
+    memset(url + n, 'x', 3500);
+    snprintf(url + n + 3500, cap - (size_t)n - 3500, "%%22%%7D%%7D");
+    http("GET", url, NULL, NULL, &r);
+    free(url);
+    assert_int_equal(r.status, 200);
+    parse_form(r.body, NULL, &login);
+    resp_clear(&r);
+    char *body = encode(&login, NULL);
+    http("POST", login.action, body, NULL, &r);
+    free(body);
+    fields_clear(&login);
+    assert_int_equal(r.status, 302);
+    const char *c = strstr(r.cookies, "ltist_");
+    assert_non_null(c);
+    char *state_cookie = strndup(c, strcspn(c, ";\n"));
+    char location[4096];
+    snprintf(location, sizeof(location), "%s", r.location);
+    resp_clear(&r);
+    http("GET", location, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
+    parse_form(r.body, NULL, &launch);
+    resp_clear(&r);
+
+    body = encode(&launch, NULL);
+    http("POST", launch.action, body, state_cookie, &r);
+    assert_int_equal(r.status, 400);
+    assert_string_equal(r.reason, "session_too_large");
+    assert_null(strstr(r.cookies, "ltidl_"));
+    assert_null(strstr(r.cookies, "ltigate_session="));
+    resp_clear(&r);
+    free(body);
+    free(state_cookie);
+    fields_clear(&launch);
+}
+
 static void wrong_state_cookie_is_not_overridden_by_storage(void **state)
 {
     flow_t fl;
@@ -1092,6 +1141,7 @@ int main(void)
         cmocka_unit_test(launch_without_cookie_or_storage_is_refused),
         cmocka_unit_test(cookie_login_cannot_switch_to_storage),
         cmocka_unit_test(storage_target_must_match_login),
+        cmocka_unit_test(rejected_picker_launch_sets_no_selection_cookie),
         cmocka_unit_test(wrong_state_cookie_is_not_overridden_by_storage),
         cmocka_unit_test(launch_with_cookie_ignores_storage),
         cmocka_unit_test(bad_storage_target_is_rejected),

@@ -228,6 +228,44 @@ static void cache_cold_start_recovers(void **state)
     EVP_PKEY_free(key);
 }
 
+/* Stopping the cache hands back every waiter: the one whose fetch is
+ * running when its result arrives, and one queued behind it right after
+ * the thread ends, since its fetch will never run. A miss after the stop
+ * fails at once instead of waiting. */
+static void cache_stop_answers_queued_waiters(void **state)
+{
+    fixture_t *f = *state;
+    lti_platform_cfg_t regs[2] = {f->reg, f->reg};
+    regs[1].client_id = "170000000000999";
+    lti_config_t cfg = f->cfg;
+    cfg.platforms = regs;
+    cfg.n_platforms = 2;
+    lti_jwks_cache_t *cache = lti_jwks_cache_new(&cfg);
+    assert_non_null(cache);
+    test_waiter_t first = {.super = {.receiver = &f->receiver, .on_done = on_done}};
+    test_waiter_t queued = {.super = {.receiver = &f->receiver, .on_done = on_done}};
+    EVP_PKEY *key = NULL;
+    lti_err_t err = {0};
+
+    sim_platform_set_jwks_mode(f->platform, SIM_JWKS_SLOW, 1500);
+    assert_int_equal(lti_jwks_cache_lookup(cache, 0, "k", &first.super, &key, &err),
+                     LTI_JWKS_PENDING);
+    struct timespec pause_ts = {0, 300 * 1000 * 1000};
+    nanosleep(&pause_ts, NULL);
+    assert_int_equal(lti_jwks_cache_lookup(cache, 1, "k", &queued.super, &key, &err),
+                     LTI_JWKS_PENDING);
+    lti_jwks_cache_stop(cache);
+    wait_for_waiter(f, &first);
+    wait_for_waiter(f, &queued);
+
+    test_waiter_t late = {.super = {.receiver = &f->receiver, .on_done = on_done}};
+    assert_int_equal(lti_jwks_cache_lookup(cache, 1, "k2", &late.super, &key, &err),
+                     LTI_JWKS_FAILED);
+    assert_null(key);
+    sim_platform_set_jwks_mode(f->platform, SIM_JWKS_UP, 0);
+    lti_jwks_cache_free(cache);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -235,6 +273,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(cache_fetch_refetch_and_stale, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_no_refresh_while_fresh, setup, teardown),
         cmocka_unit_test_setup_teardown(cache_cold_start_recovers, setup, teardown),
+        cmocka_unit_test_setup_teardown(cache_stop_answers_queued_waiters, setup, teardown),
     };
     int failed = cmocka_run_group_tests_name("jwks_cache", tests, NULL, NULL);
     curl_global_cleanup();
