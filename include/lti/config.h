@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
+#include "lti/netaddr.h"
 
 #define LTI_CONFIG_MAX_LISTEN 8
 
@@ -66,6 +67,7 @@ typedef struct lti_config {
     char **trusted_proxies; /* trustedProxies: CIDR prefixes whose X-Forwarded-For is
                                believed for the per-client login limit */
     size_t n_trusted_proxies;
+    lti_cidr_t *trusted_proxy_nets; /* trusted_proxies parsed at load, same order */
     char *log_file;        /* NULL = stderr */
     int log_level;         /* lti_log_level_t */
 

@@ -321,6 +321,22 @@ static int set_endpoint_urls(cfg_ctx_t *ctx, lti_config_t *cfg)
     return 0;
 }
 
+/* Parses server.trustedProxies once, so that a login only compares. The
+ * table row's check has already accepted every item. */
+static int parse_trusted_proxies(cfg_ctx_t *ctx, lti_config_t *cfg)
+{
+    if (cfg->n_trusted_proxies == 0)
+        return 0;
+    cfg->trusted_proxy_nets = calloc(cfg->n_trusted_proxies, sizeof(*cfg->trusted_proxy_nets));
+    if (cfg->trusted_proxy_nets == NULL)
+        return cfg_fail(ctx, NULL, NULL, "out of memory");
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+        if (lti_cidr_parse(cfg->trusted_proxies[i], &cfg->trusted_proxy_nets[i]) != 0)
+            return cfg_fail(ctx, NULL, "server.trustedProxies", "'%s' is not an address or prefix",
+                            cfg->trusted_proxies[i]);
+    return 0;
+}
+
 /* Returns the node to blame for a cross-key error: the key's own value when
  * it was written, else the section, else the top level. */
 static const yaml_node_t *blame(const yaml_node_t *const *nodes, const cfg_section_t *sec,
@@ -386,7 +402,7 @@ static int load_root(cfg_ctx_t *ctx, const yaml_node_t *root, lti_config_t *cfg)
         return -1;
 
     if (load_section(ctx, root, &cfg_server_section, cfg, server) != 0 ||
-        set_endpoint_urls(ctx, cfg) != 0)
+        set_endpoint_urls(ctx, cfg) != 0 || parse_trusted_proxies(ctx, cfg) != 0)
         return -1;
 
     const yaml_node_t *hosted_node = cfg_map_get(ctx, root, "hosted");
@@ -528,6 +544,7 @@ void lti_config_free(lti_config_t *cfg)
     free(cfg->launch_url);
     free(cfg->login_url);
     free(cfg->frame_ancestors);
+    free(cfg->trusted_proxy_nets);
     EVP_PKEY_free(cfg->private_key);
     EVP_PKEY_free(cfg->next_private_key);
     OPENSSL_cleanse(cfg->session_secret, sizeof(cfg->session_secret));

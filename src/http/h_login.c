@@ -31,7 +31,7 @@
 
 /* Login counts per client for store.maxStatesPerClient: an open-addressing
  * table keyed by the client (an IPv4 address, or the /64 of an IPv6
- * address, since one IPv6 user commonly holds a whole /64), one count per
+ * address, since one IPv6 user commonly has a whole /64), one count per
  * window of stateLifetime seconds. A slot belongs to one client at a time:
  * a client whose probe finds only live slots of other clients is not
  * counted, so filling the table with many addresses lifts the limit for
@@ -58,11 +58,9 @@ static pthread_mutex_t client_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static int is_trusted_proxy(const lti_config_t *cfg, const unsigned char addr[16])
 {
-    for (size_t i = 0; i < cfg->n_trusted_proxies; i++) {
-        lti_cidr_t cidr;
-        if (lti_cidr_parse(cfg->trusted_proxies[i], &cidr) == 0 && lti_cidr_contains(&cidr, addr))
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+        if (lti_cidr_contains(&cfg->trusted_proxy_nets[i], addr))
             return 1;
-    }
     return 0;
 }
 

@@ -44,27 +44,28 @@ int lti_oidc_target_is_ours(const lti_config_t *cfg, const char *target)
     return target[n] == '\0' || target[n] == '/' || target[n] == '?';
 }
 
-/* Appends " <len>:<value>", or " -" for NULL, to the record text. */
-static int append_optional(char **text, const char *value)
+/* Formats an optional field as "<len>:" for a value, or "-" for NULL; the
+ * value itself follows it in the record. */
+static const char *optional_prefix(const char *value, char buf[24])
 {
-    char *longer = NULL;
-    int n = value != NULL ? asprintf(&longer, "%s %zu:%s", *text, strlen(value), value)
-                          : asprintf(&longer, "%s -", *text);
-    free(*text);
-    *text = n < 0 ? NULL : longer;
-    return n < 0 ? -1 : 0;
+    if (value == NULL)
+        return "-";
+    snprintf(buf, 24, "%zu:", strlen(value));
+    return buf;
 }
 
 char *lti_oidc_record_encode(size_t platform_index, const char *nonce, const char *target,
                              const char *deployment_hint, const char *storage_target,
                              long long created)
 {
+    char hint_len[24], storage_len[24];
     char *text = NULL;
-    if (asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s", platform_index, created, strlen(nonce),
-                 nonce, strlen(target), target) < 0)
-        return NULL;
-    if (append_optional(&text, deployment_hint) != 0 ||
-        append_optional(&text, storage_target) != 0)
+    if (asprintf(&text, "r1 %zu %lld %zu:%s %zu:%s %s%s %s%s", platform_index, created,
+                 strlen(nonce), nonce, strlen(target), target,
+                 optional_prefix(deployment_hint, hint_len),
+                 deployment_hint != NULL ? deployment_hint : "",
+                 optional_prefix(storage_target, storage_len),
+                 storage_target != NULL ? storage_target : "") < 0)
         return NULL;
     return text;
 }

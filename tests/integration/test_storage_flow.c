@@ -658,19 +658,16 @@ static void launch_without_cookie_or_storage_is_refused(void **state)
     flow_clear(&fl);
 }
 
-/* A login that did not offer platform storage keeps the cookie as its only
- * proof: a client without the state cookie cannot switch such a launch to
- * the storage path by adding lti_storage_target, and its attempt does not
- * spend the state, so the browser that holds the cookie still launches. */
-static void cookie_login_cannot_switch_to_storage(void **state)
+/* Runs a platform launch from `url` (the /sim/launch address) as a browser
+ * without platform storage: login, the state cookie ltigate sets, and the
+ * platform's launch form. Returns the "ltist_...=VALUE" cookie (malloc'd). */
+static char *cookie_login(const char *url, fields_t *launch)
 {
     resp_t r;
-    fields_t login, launch;
-    char url[512];
-    (void)state;
-    snprintf(url, sizeof(url), "%s/sim/launch?%s", sim_platform_base_url(shared.platform),
-             STUDENT_LAUNCH);
+    fields_t login;
+
     http("GET", url, NULL, NULL, &r);
+    assert_int_equal(r.status, 200);
     parse_form(r.body, NULL, &login);
     resp_clear(&r);
     char *body = encode(&login, NULL);
@@ -684,13 +681,30 @@ static void cookie_login_cannot_switch_to_storage(void **state)
     char location[4096];
     snprintf(location, sizeof(location), "%s", r.location);
     resp_clear(&r);
+
     http("GET", location, NULL, NULL, &r);
     assert_int_equal(r.status, 200);
-    parse_form(r.body, NULL, &launch);
+    parse_form(r.body, NULL, launch);
     resp_clear(&r);
+    return state_cookie;
+}
+
+/* A login that did not offer platform storage keeps the cookie as its only
+ * proof: a client without the state cookie cannot switch such a launch to
+ * the storage path by adding lti_storage_target, and its attempt does not
+ * spend the state, so the browser that has the cookie still launches. */
+static void cookie_login_cannot_switch_to_storage(void **state)
+{
+    resp_t r;
+    fields_t launch;
+    char url[512];
+    (void)state;
+    snprintf(url, sizeof(url), "%s/sim/launch?%s", sim_platform_base_url(shared.platform),
+             STUDENT_LAUNCH);
+    char *state_cookie = cookie_login(url, &launch);
     assert_int_equal(field_get(&launch, "state")[0], 'c');
 
-    body = encode(&launch, NULL);
+    char *body = encode(&launch, NULL);
     size_t n = strlen(body) + 64;
     char *with_target = malloc(n);
     snprintf(with_target, n, "%s&lti_storage_target=post_message_forwarding", body);
@@ -736,7 +750,7 @@ static void storage_target_must_match_login(void **state)
 static void rejected_picker_launch_sets_no_selection_cookie(void **state)
 {
     resp_t r;
-    fields_t login, launch;
+    fields_t launch;
     (void)state;
     size_t cap = 8192;
     char *url = malloc(cap);
@@ -746,28 +760,10 @@ static void rejected_picker_launch_sets_no_selection_cookie(void **state)
                      sim_platform_base_url(shared.platform), PICKER_LAUNCH);
     memset(url + n, 'x', 3500);
     snprintf(url + n + 3500, cap - (size_t)n - 3500, "%%22%%7D%%7D");
-    http("GET", url, NULL, NULL, &r);
+    char *state_cookie = cookie_login(url, &launch);
     free(url);
-    assert_int_equal(r.status, 200);
-    parse_form(r.body, NULL, &login);
-    resp_clear(&r);
-    char *body = encode(&login, NULL);
-    http("POST", login.action, body, NULL, &r);
-    free(body);
-    fields_clear(&login);
-    assert_int_equal(r.status, 302);
-    const char *c = strstr(r.cookies, "ltist_");
-    assert_non_null(c);
-    char *state_cookie = strndup(c, strcspn(c, ";\n"));
-    char location[4096];
-    snprintf(location, sizeof(location), "%s", r.location);
-    resp_clear(&r);
-    http("GET", location, NULL, NULL, &r);
-    assert_int_equal(r.status, 200);
-    parse_form(r.body, NULL, &launch);
-    resp_clear(&r);
 
-    body = encode(&launch, NULL);
+    char *body = encode(&launch, NULL);
     http("POST", launch.action, body, state_cookie, &r);
     assert_int_equal(r.status, 400);
     assert_string_equal(r.reason, "session_too_large");
