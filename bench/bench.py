@@ -715,9 +715,9 @@ def profile_lines(prof):
     by_name = {name: share for share, name in prof["dso"]}
     crypto = by_name.get("libcrypto.so.3", 0)
     w(f"OpenSSL (RSA verification, hashes, random values) is {crypto:.0f} % of ltigate's "
-      f"samples, so about {100 - crypto:.0f} % of its CPU per launch goes elsewhere: the "
-      "kernel (sockets, epoll), libc (malloc, string work), jansson (JSON parsing and "
-      "building) and ltigate's own code, listed below.")
+      f"samples, so about {100 - crypto:.0f} % of its CPU per launch goes elsewhere. The "
+      "rest is the kernel (sockets, epoll), libc (malloc, string work), jansson (JSON "
+      "parsing and building) and ltigate's own code, listed below.")
     return lines + profile_tables(prof)
 
 

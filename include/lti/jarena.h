@@ -3,20 +3,26 @@
  * Bump-pointer memory for the jansson trees of one request.
  *
  * Parsing a 3 KB id_token payload makes a few hundred small jansson
- * allocations; with malloc and free the parse and the decref take about a
- * third longer than with an arena (bench_json measures both). Inside an
- * arena scope on a thread, jansson allocates from the arena and frees of
- * arena memory do nothing; the arena is released in one go when the request
- * ends. Outside a scope, and for memory that is not the current arena's,
- * jansson uses malloc and free as usual, so a json_dumps string made outside
- * a scope can be freed with free(); one made inside a scope must not be.
+ * allocations (244 for the Canvas payload in tests/data). Under callgrind
+ * the arena cut ltigate's instructions for the parse by about a tenth. In
+ * a tight loop, where malloc reuses the same chunks, bench_json measures
+ * both ways within a few percent of each other.
  *
- * Rules for users: outside a scope of its arena, a tree made in an arena is
- * read-only (adding a member may free its old hash table); every json_decref
- * that may drop the last reference to an arena object runs inside a scope of
- * that same arena; and no such object outlives lti_jarena_release. Keep the
- * scopes small: a parse, and the final decrefs. Sanitizer builds abort with
- * a message when arena memory reaches free().
+ * Inside an arena scope on a thread, jansson allocates from the arena, and
+ * frees of arena memory do nothing. The arena is released in one go when
+ * the request ends. Outside a scope, and for memory that is not the current
+ * arena's, jansson uses malloc and free as usual. So a json_dumps string
+ * made outside a scope can be freed with free(), but one made inside a
+ * scope must not be.
+ *
+ * Rules for users:
+ * - outside a scope of its arena, a tree made in an arena is read-only,
+ *   because adding a member may free its old hash table;
+ * - every json_decref that may drop the last reference to an arena object
+ *   runs inside a scope of that same arena;
+ * - no such object outlives lti_jarena_release.
+ * Keep the scopes small: a parse, and the final decrefs. Sanitizer builds
+ * abort with a message when arena memory reaches free().
  */
 #ifndef LTI_JARENA_H
 #define LTI_JARENA_H

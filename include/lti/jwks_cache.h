@@ -41,9 +41,10 @@ lti_jwks_cache_t *lti_jwks_cache_new(const lti_config_t *cfg);
 /* Stops the fetch thread and frees every key. */
 void lti_jwks_cache_free(lti_jwks_cache_t *self);
 /* Stops the fetch thread after the fetch in progress, whose waiters are
- * handed back to their loops first. Call it while the loops still run:
- * their receivers must outlive every message. Lookups keep answering from
- * the cached keys; a key that is not cached stays pending. */
+ * handed back to their loops first, then hands back the waiters of entries
+ * still queued. Call it while the loops still run, because their receivers
+ * must outlive every message. Afterwards lookups still return cached keys,
+ * and a lookup of a key that is not cached fails at once. */
 void lti_jwks_cache_stop(lti_jwks_cache_t *self);
 
 /* Queues a fetch of every registration's key set (used at start-up). */

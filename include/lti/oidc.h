@@ -15,10 +15,10 @@
 #define LTI_OIDC_RANDOM_BYTES 32 /* 256 bits each for state and nonce */
 #define LTI_OIDC_RANDOM_LEN 44   /* base64url of 32 bytes plus NUL */
 #define LTI_OIDC_COOKIE_PREFIX "ltist_"
-/* The first character of a state says how its launch may prove the
+/* The first character of a state sets how its launch may prove the
  * browser: by the state cookie only, or, for a login that offered
  * lti_storage_target, also through platform storage. The store key is the
- * whole state, so a client cannot change the mark of a state it holds. */
+ * whole state, so a client cannot change the mark of a state it has. */
 #define LTI_OIDC_STATE_COOKIE_ONLY 'c'
 #define LTI_OIDC_STATE_STORAGE 's'
 

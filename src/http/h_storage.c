@@ -315,10 +315,10 @@ static const char *fallback_url(h2o_req_t *req, const char *page, const char *se
     return url;
 }
 
-/* The completion step's response: a page whose script asks
- * /hosted/index/session-check, with credentials, whether the session cookie
- * just set comes back, and then opens `page`, or `fallback` (the page with
- * a token) when it does not. So the token enters a URL only in browsers
+/* The completion step's response: a page whose script requests
+ * /hosted/index/session-check with credentials to learn whether the session
+ * cookie just set comes back. It then opens `page`, or `fallback` (the page
+ * with a token) when the cookie does not come back. So the token enters a URL only in browsers
  * that dropped the cookie. */
 static void send_session_page(h2o_req_t *req, const char *page, const char *fallback)
 {

@@ -19,7 +19,7 @@ static void set_str(json_t *obj, const char *key, const char *value)
 }
 
 /* Display text longer than this is cut for the session, so that a long
- * name or course title still fits the cookie; identifiers are never cut. */
+ * name or course title still fits the cookie. Identifiers are never cut. */
 #define DISPLAY_MAX 256
 
 /* Sets a display string, cut at a UTF-8 character boundary within

@@ -6,7 +6,7 @@
  * a flood of login initiations cannot grow memory without bound.
  *
  * Nonce records stay for the token age window (720 s by default), so under
- * load the table holds one record per launch of the last minutes. Each
+ * load the table contains one record per launch of the last minutes. Each
  * record is one allocation (header, key and value), and the bucket array
  * doubles as records arrive instead of being sized for max_entries up front:
  * a table sized for 2,000,000 records would touch 8 MB of buckets with the

@@ -216,8 +216,8 @@ static void per_client_limit_spares_others(void **state)
 
 /* Behind a trusted proxy (127.0.0.1 here) the limit counts the client the
  * proxy names: the rightmost X-Forwarded-For entry that is not a trusted
- * proxy. Entries left of it are the client's own words and change
- * nothing; a peer outside trustedProxies is counted by its own address,
+ * proxy. Entries left of it are written by the client and change
+ * nothing. A peer outside trustedProxies is counted by its own address,
  * whatever header it sends. */
 static void per_client_limit_behind_trusted_proxy(void **state)
 {
@@ -289,10 +289,10 @@ static long login_forwarded(CURL *curl, const harness_t *h, const char *client)
     return status;
 }
 
-/* Counting is per client, never per shared bucket: the addresses of one
- * IPv6 /64 are one client, and when more clients log in within a window
- * than the table tracks, the newcomers are let through (the store's
- * maxEntries still bounds them) rather than everyone refused. */
+/* Counting is per client, never per shared bucket, and the addresses of one
+ * IPv6 /64 are one client. When more clients log in within a window than
+ * the table tracks, the newcomers are let through instead of everyone
+ * getting 429, because the store's maxEntries still bounds them. */
 static void per_client_limit_table_never_locks_out_newcomers(void **state)
 {
     (void)state;

@@ -54,7 +54,7 @@ static void parse_goes_to_the_current_arena(void **state)
     free(text);
 }
 
-/* A heap object linked into an arena tree is freed with the tree; an arena
+/* A heap object linked into an arena tree is freed with the tree. An arena
  * object referenced from a heap tree survives until its own decref. */
 static void mixed_trees_free_correctly(void **state)
 {

@@ -105,9 +105,9 @@ static void full_store_rejects_then_recovers(void **state)
     assert_int_equal(s->ops->count(s), 1);
 }
 
-/* The bucket array doubles several times while records arrive; every
+/* The bucket array doubles several times while records arrive. Every
  * record, its value (binary, NUL bytes included) and the set-if-absent
- * rule survive each doubling, and expired records still go. */
+ * rule survive each doubling, and expired records are still removed. */
 static void records_survive_table_growth(void **state)
 {
     enum { N = 20000 };
