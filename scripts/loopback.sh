@@ -2,13 +2,19 @@
 # run ltigate and the simulated platform side by side on 127.0.0.1. Source it
 # from bash; it needs /dev/tcp.
 
-# Prints a TCP port on 127.0.0.1 that nothing listens on. Another program can
-# still take it before it is bound; start-up then fails with "Address already
-# in use" in the program's log.
+# Prints a TCP port on 127.0.0.1 that nothing listens on, below the
+# kernel's ephemeral range (ip_local_port_range), so that no outgoing
+# connection of another program holds it. Another program can still take
+# it before it is bound; start-up then fails with "Address already in use"
+# in the program's log.
 free_port() {
-    local port
+    local port low=32768 span
+    if [ -r /proc/sys/net/ipv4/ip_local_port_range ]; then
+        read -r low _ </proc/sys/net/ipv4/ip_local_port_range
+    fi
+    span=$(( low > 11024 ? low - 10024 : 1000 ))
     while :; do
-        port=$(( ($(od -An -N2 -tu2 /dev/urandom) % 20000) + 30000 ))
+        port=$(( ($(od -An -N2 -tu2 /dev/urandom) % span) + 10000 ))
         if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
             echo "$port"
             return
